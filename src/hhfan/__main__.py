@@ -1,0 +1,3 @@
+from hhfan.cli import main
+
+main()

@@ -1,0 +1,245 @@
+"""The ``hhfan`` command line (Typer + Rich). All side effects of the package live here.
+
+Every failure caused by input (bad data, bad config, an existing output) ends with a short red
+message that says what to do and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from hhfan.config import ConfigError, resolve
+from hhfan.data.dataset import DatasetError
+
+app = typer.Typer(help="HHFAN micro-video recommendation: data, graph, sampling.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+data_app = typer.Typer(help="Validate, describe, import and generate datasets.", no_args_is_help=True)
+graph_app = typer.Typer(help="Build the M-HIG and its RWSS neighbour tables.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(graph_app, name="graph")
+console = Console()
+err = Console(stderr=True)
+
+OutOpt = Annotated[Path, typer.Option("--out", help="Output directory (written atomically).")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output directory.")]
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn input errors into a red message + exit code 1 (2 for configuration errors)."""
+    try:
+        yield
+    except ConfigError as e:
+        err.print(f"[red]config error:[/red] {e}")
+        raise typer.Exit(2) from None
+    except (DatasetError, FileExistsError, FileNotFoundError, ValueError) as e:
+        err.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(1) from None
+
+
+@contextmanager
+def _bar(description: str) -> Iterator[Callable[[int, int], None]]:
+    """A Rich progress bar driven by ``progress(done, total)`` callbacks."""
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=False) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _say(msg: str) -> None:
+    err.print(f"[dim]· {msg}[/dim]")
+
+
+def _print_dict(title: str, d: dict[str, Any]) -> None:
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("key", style="bold")
+    table.add_column("value")
+
+    def add(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                add(f"{prefix}{k}." if isinstance(v, dict) else f"{prefix}{k}", v)
+        else:
+            table.add_row(prefix.rstrip("."), f"{value:,.4g}" if isinstance(value, float) else f"{value:,}"
+                          if isinstance(value, int) and not isinstance(value, bool) else str(value))
+
+    add("", d)
+    console.print(table)
+
+
+# ---------------------------------------------------------------------------------------------- data
+@data_app.command("validate")
+def data_validate(directory: Annotated[Path, typer.Argument(help="Dataset directory.")]) -> None:
+    """Check a dataset directory and name every problem (file, row, column); never modifies anything."""
+    from hhfan.data.io import validate_dir
+
+    problems = validate_dir(directory)
+    if not problems:
+        console.print(f"[green]ok[/green]: {directory} is a valid hhfan dataset")
+        return
+    for p in problems:
+        err.print(f"[red]✗[/red] {p}")
+    err.print(f"[red]{len(problems)} problem(s)[/red] in {directory}")
+    raise typer.Exit(1)
+
+
+@data_app.command("stats")
+def data_stats(directory: Annotated[Path, typer.Argument(help="Dataset directory.")],
+               json_out: Annotated[Path | None, typer.Option("--json", help="Also write the stats here.")] = None,
+               ) -> None:
+    """Counts per node and edge type, density, interactions per user/video quantiles."""
+    from hhfan.data.io import read_dataset
+    from hhfan.data.stats import dataset_stats
+
+    with _errors():
+        stats = dataset_stats(read_dataset(directory))
+    _print_dict(f"dataset {stats['name']}" + (" (synthetic)" if stats["synthetic"] else ""), stats)
+    if json_out is not None:
+        json_out.write_text(json.dumps(stats, indent=2))
+
+
+@data_app.command("import")
+def data_import(
+    kind: Annotated[str, typer.Argument(help="tiktok | movielens-1m")],
+    source: Annotated[Path, typer.Option("--source", help="Directory with the original files.")],
+    out: OutOpt,
+    fmt: Annotated[str, typer.Option("--format", help="csv | parquet")] = "csv",
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Convert a public dataset into the hhfan directory format (see README for each source layout)."""
+    from hhfan.data.importers import IMPORTERS
+    from hhfan.data.io import write_dataset
+
+    if kind not in IMPORTERS:
+        err.print(f"[red]error:[/red] unknown dataset {kind!r}; choose one of {', '.join(IMPORTERS)}")
+        raise typer.Exit(2)
+    with _errors():
+        t0 = time.perf_counter()
+        _say(f"reading {kind} from {source}")
+        ds = IMPORTERS[kind](source)
+        _say(f"writing {out}")
+        write_dataset(ds, out, fmt=fmt, overwrite=overwrite)
+    console.print(f"[green]wrote[/green] {out}: {ds.num_users:,} users, {ds.num_videos:,} videos, "
+                  f"{len(ds.interactions):,} interactions in {time.perf_counter() - t0:.1f}s")
+
+
+@data_app.command("synth")
+def data_synth(
+    out: OutOpt,
+    users: Annotated[int, typer.Option("--users", help="Number of users.")] = 1000,
+    videos: Annotated[int, typer.Option("--videos", help="Number of videos.")] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    mean_interactions: Annotated[float, typer.Option("--mean-interactions", help="Per user.")] = 40.0,
+    fmt: Annotated[str, typer.Option("--format", help="csv | parquet (parquet for millions of rows)")] = "csv",
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Generate a synthetic micro-video world with planted structure (labelled synthetic everywhere)."""
+    from hhfan.data.io import write_dataset
+    from hhfan.data.synth import SynthConfig, generate
+
+    with _errors():
+        cfg = SynthConfig(num_users=users, num_videos=videos, seed=seed, mean_interactions=mean_interactions)
+        with _bar("generating users") as progress:
+            ds = generate(cfg, progress=progress)
+        _say(f"writing {out}")
+        write_dataset(ds, out, fmt=fmt, overwrite=overwrite)
+    console.print(f"[green]wrote[/green] synthetic world {out}: {ds.num_users:,} users, {ds.num_videos:,} "
+                  f"videos, {len(ds.interactions):,} interactions")
+
+
+# --------------------------------------------------------------------------------------------- graph
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config value: key=value "
+                                                  "(e.g. sampler.restart_prob=0.3, split.training_rate=0.6).")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML file with split/graph/sampler sections.")]
+
+
+def _build(data: Path, out: Path, config: Path | None, overrides: list[str], overwrite: bool) -> dict[str, Any]:
+    from hhfan.data.io import read_dataset
+    from hhfan.graph.artifacts import GraphBuildConfig, build_artifacts
+
+    cfg = resolve(GraphBuildConfig, config, overrides)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out} already exists; choose another --out or pass --overwrite")
+    _say(f"reading {data}")
+    ds = read_dataset(data)
+    with _bar("sampling neighbours (RWSS)") as progress:
+        art = build_artifacts(ds, cfg, say=_say, progress=progress)
+    art.save(out, overwrite=overwrite)
+    stats = art.stats()
+    stats["timings"] = art.timings
+    return stats
+
+
+@graph_app.command("build")
+def graph_build(
+    data: Annotated[Path, typer.Option("--data", help="Dataset directory.")],
+    out: OutOpt,
+    config: ConfigOpt = None,
+    overrides: SetOpt = None,
+    split: Annotated[str | None, typer.Option("--split", help="random | predefined")] = None,
+    training_rate: Annotated[float | None, typer.Option("--training-rate", help="e.g. 0.8, 0.6, 0.4")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Split seed.")] = None,
+    overwrite: OverwriteOpt = False,
+) -> None:
+    """Split the data, build the M-HIG from training interactions and sample RWSS neighbour tables."""
+    sets = list(overrides or [])
+    if split is not None:
+        sets.append(f"split.kind={split}")
+    if training_rate is not None:
+        sets.append(f"split.training_rate={training_rate}")
+    if seed is not None:
+        sets.append(f"split.seed={seed}")
+    with _errors():
+        stats = _build(data, out, config, sets, overwrite)
+    _print_dict(f"graph {out}", stats)
+
+
+@graph_app.command("stats")
+def graph_stats(directory: Annotated[Path, typer.Argument(help="GRAPH_DIR written by `hhfan graph build`.")]
+                ) -> None:
+    """Print the statistics of a built graph."""
+    from hhfan.graph.artifacts import GraphArtifacts
+
+    with _errors():
+        art = GraphArtifacts.load(directory)
+    _print_dict(f"graph {directory}", art.stats())
+
+
+# ---------------------------------------------------------------------------------------- quickstart
+@app.command("quickstart")
+def quickstart(
+    out: Annotated[Path, typer.Option("--out", help="Where the world and graph go.")] = Path("runs/quickstart"),
+    users: Annotated[int, typer.Option("--users")] = 1000,
+    videos: Annotated[int, typer.Option("--videos")] = 2000,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """The main job on built-in data: synthetic world -> M-HIG -> RWSS neighbours -> graph statistics."""
+    from hhfan.data.io import write_dataset
+    from hhfan.data.synth import SynthConfig, generate
+
+    with _errors():
+        with _bar("generating a synthetic world") as progress:
+            ds = generate(SynthConfig(num_users=users, num_videos=videos, seed=seed), progress=progress)
+        write_dataset(ds, out / "data", overwrite=True)
+        stats = _build(out / "data", out / "graph", None, [f"split.seed={seed}"], overwrite=True)
+    _print_dict("quickstart graph (synthetic world)", stats)
+    console.print(f"[green]done[/green]: dataset in {out / 'data'}, graph and neighbour tables in {out / 'graph'}")
+
+
+def main() -> None:
+    """Entry point for ``python -m hhfan``."""
+    app()
