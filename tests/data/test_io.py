@@ -52,7 +52,7 @@ def test_missing_file(tiny_dir: Path) -> None:
     (tiny_dir / "interactions.csv").unlink()
     msgs = _messages(tiny_dir)
     assert any(m.startswith("interactions.csv: missing") for m in msgs), msgs
-    with pytest.raises(DatasetDirError, match="interactions.csv"):
+    with pytest.raises(DatasetDirError, match=r"interactions\.csv"):
         read_dataset(tiny_dir)
 
 

@@ -121,5 +121,5 @@ def test_artifacts_round_trip_and_fingerprint_guard(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="different data"):
         back.check(tiny_dataset())
     (tmp_path / "g" / "neighbors.npz").unlink()
-    with pytest.raises(DatasetError, match="neighbors.npz is missing"):
+    with pytest.raises(DatasetError, match=r"neighbors\.npz is missing"):
         GraphArtifacts.load(tmp_path / "g")

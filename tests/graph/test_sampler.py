@@ -246,12 +246,38 @@ def test_load_corrupt_file(graph: dict, tmp_path: Path) -> None:
         NeighborTables.load(path)
 
 
+def test_load_inconsistent_file(graph: dict, tmp_path: Path) -> None:
+    t = run(graph, k_per_type={"user": 4})
+    good = tmp_path / "good.npz"
+    t.save(good)
+    with np.load(good) as z:
+        arrays = dict(z)
+    arrays["ids/user"] = arrays["ids/user"][:, :2]  # shape no longer [num_starts, k]
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **arrays)
+    with pytest.raises(ValueError, match="bad table for type 'user'"):
+        NeighborTables.load(bad)
+    del arrays["starts"]
+    np.savez(bad, **arrays)
+    with pytest.raises(ValueError, match=r"corrupt.*starts"):
+        NeighborTables.load(bad)
+
+
 # ------------------------------------------------------------------------------------- validation
 def test_config_validation() -> None:
     for bad in ({"restart_prob": 1.0}, {"restart_prob": -0.1}, {"max_depth": 0}, {"num_collect": 0},
                 {"max_steps_factor": -1}, {"seed": -1}, {"num_threads": -1}, {"k_per_type": {"user": -1}}):
         with pytest.raises(ValueError):
             SamplerConfig(**bad)  # type: ignore[arg-type]
+
+
+def test_config_is_hashable_and_owns_its_dict() -> None:
+    d = {"user": 2}
+    c = SamplerConfig(k_per_type=d)
+    d["user"] = 7
+    assert c.k_per_type == {"user": 2}
+    assert c == SamplerConfig(k_per_type={"user": 2}) and hash(c) == hash(SamplerConfig(k_per_type={"user": 2}))
+    assert c.k_for(["video", "user"]).tolist() == [0, 2]
 
 
 def test_input_validation(graph: dict) -> None:

@@ -226,8 +226,8 @@ def validate_dataset(ds: Dataset) -> None:
         raise DatasetError(
             f"{int((per_user == 0).sum())} user(s) have no interactions (e.g. {ds.user_ids[bad].tolist()}); "
             "drop them from the user list or add their interactions")
-    key = it.user.astype(np.int64) * nv + it.video
-    if np.unique(key).shape[0] != n:
+    key = np.sort(it.user.astype(np.int64) * nv + it.video)  # sort-based: np.unique is slow at 20 M rows
+    if bool((key[1:] == key[:-1]).any()):
         raise DatasetError("duplicate (user, video) interactions; keep one row per pair")
     for m, f in ds.features.items():
         _require(m in MODALITIES, f"unknown modality {m!r}; use one of {MODALITIES}")

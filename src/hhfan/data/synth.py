@@ -92,6 +92,7 @@ class SynthConfig:
 
         need(self.num_users >= 1, f"num_users must be >= 1, got {self.num_users}")
         need(self.num_videos >= 1, f"num_videos must be >= 1, got {self.num_videos}")
+        need(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
         need(len(self.tag_branching) == 3 and all(int(b) >= 1 for b in self.tag_branching),
              f"tag_branching must be three positive ints (roots, mids, leaves), got {self.tag_branching}")
         need(self.num_videos >= self.num_leaves, f"num_videos ({self.num_videos}) must be >= the number "
@@ -114,7 +115,7 @@ class _TopicSampler:
     """Draws videos of given topics proportionally to popularity (cumulative sums + searchsorted)."""
 
     def __init__(self, topic: np.ndarray, pop: np.ndarray, num_topics: int) -> None:
-        self.order = np.argsort(topic, kind="stable").astype(np.int32)
+        self.order = np.lexsort((-pop, topic)).astype(np.int32)  # by topic, popular first (cache-friendly)
         self.cum = np.cumsum(pop[self.order])
         self.start = np.searchsorted(topic[self.order], np.arange(num_topics))
         self.end = np.append(self.start[1:], topic.shape[0])
@@ -133,7 +134,7 @@ def _chunk(rng: np.random.Generator, cfg: SynthConfig, first: int, target: np.nd
            cumw: np.ndarray, sampler: _TopicSampler) -> np.ndarray:
     """Unique int64 keys ``user * num_videos + video`` for users ``first..first+len(target)-1``.
 
-    Keys come grouped by user (ascending) and in draw order within a user.
+    Keys come grouped by user (ascending), in random order within a user; at most ``target`` per user.
     """
     nv, n, num_topics = cfg.num_videos, target.shape[0], cfg.num_leaves
     keys = np.empty(0, dtype=np.int64)
@@ -147,20 +148,16 @@ def _chunk(rng: np.random.Generator, cfg: SynthConfig, first: int, target: np.nd
         topic = interests[local, np.minimum(slot, interests.shape[1] - 1)]
         explore = np.flatnonzero(rng.random(local.shape[0]) < cfg.exploration)
         topic[explore] = rng.integers(0, num_topics, explore.shape[0])
-        new = (local + first).astype(np.int64) * nv + sampler.draw(rng, topic)
-        allkeys = np.concatenate([keys, new])
-        _, firsts = np.unique(allkeys, return_index=True)
-        firsts.sort()  # back to draw order
-        keys = allkeys[firsts]
-        user = keys // nv - first
-        order = np.argsort(user, kind="stable")
-        keys, user = keys[order], user[order]
-        counts = np.bincount(user, minlength=n)
-        rank = np.arange(keys.shape[0]) - (np.cumsum(counts) - counts)[user]
-        keep = rank < target[user]
-        keys = keys[keep]
-        need = target - np.minimum(counts, target)
-    return keys
+        new = np.sort((local + first).astype(np.int64) * nv + sampler.draw(rng, topic))
+        keys = np.sort(np.concatenate([keys, new]), kind="stable")  # two sorted runs: a linear merge
+        keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]
+        need = np.maximum(target - np.bincount(keys // nv - first, minlength=n), 0)
+    # Shuffle within each user, then keep a random subset of at most `target` keys per user.
+    user = keys // nv - first
+    keys = keys[np.argsort((user << 40) | rng.integers(0, 1 << 40, keys.shape[0]))]  # `user` is unchanged
+    counts = np.bincount(user, minlength=n)
+    rank = np.arange(keys.shape[0]) - (np.cumsum(counts) - counts)[user]
+    return keys[rank < target[user]]
 
 
 def generate(config: SynthConfig, progress: Callable[[int, int], None] | None = None) -> Dataset:
@@ -203,7 +200,7 @@ def generate(config: SynthConfig, progress: Callable[[int, int], None] | None = 
     latent += 0.5 * rng.standard_normal(latent.shape, dtype=np.float32)
     features: dict[str, np.ndarray] = {}
     for m in (m for m in MODALITIES if m in cfg.dims):
-        w = rng.standard_normal((LATENT_DIM, int(cfg.dims[m])), dtype=np.float32) / np.sqrt(LATENT_DIM)
+        w = rng.standard_normal((LATENT_DIM, int(cfg.dims[m])), dtype=np.float32) / np.float32(np.sqrt(LATENT_DIM))
         f = latent @ w
         scale = np.float32(cfg.noise[m] * float(f.std()))
         f += scale * rng.standard_normal(f.shape, dtype=np.float32)

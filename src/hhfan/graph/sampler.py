@@ -22,7 +22,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numba
@@ -38,7 +38,6 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _LOW32 = np.uint64(0xFFFFFFFF)
-_SCALAR_FIELDS = ("restart_prob", "max_depth", "num_collect", "max_steps_factor", "seed", "num_threads")
 
 
 def default_k_per_type() -> dict[str, int]:
@@ -81,13 +80,16 @@ class SamplerConfig:
             raise ValueError(f"seed must be an int in [0, 2**64), got {self.seed!r}")
         if not isinstance(self.num_threads, int) or self.num_threads < 0:
             raise ValueError(f"num_threads must be a non-negative int, got {self.num_threads!r}")
+        if not isinstance(self.k_per_type, dict):
+            raise ValueError(f"k_per_type must be a dict of type name -> k, got {self.k_per_type!r}")
         for name, k in self.k_per_type.items():
             if not isinstance(name, str) or not isinstance(k, int) or isinstance(k, bool) or k < 0:
                 raise ValueError(f"k_per_type must map type names to ints >= 0, got {name!r}: {k!r}")
         object.__setattr__(self, "k_per_type", dict(self.k_per_type))  # private copy: stays frozen
 
     def __hash__(self) -> int:
-        return hash((*(getattr(self, f) for f in _SCALAR_FIELDS), tuple(sorted(self.k_per_type.items()))))
+        items = tuple(sorted(self.k_per_type.items()))
+        return hash(tuple(items if f.name == "k_per_type" else getattr(self, f.name) for f in fields(self)))
 
     def k_for(self, type_names: Sequence[str]) -> np.ndarray:
         """k per type id (int64 [num_types]) for a graph whose types are ``type_names``."""
@@ -370,6 +372,7 @@ def sample_neighbors(indptr: np.ndarray, indices: np.ndarray, node_type: np.ndar
     out = np.empty((st.shape[0], int(k_off[-1])), np.int32)
     steps = np.zeros(st.shape[0], np.int64)
     prev_threads = numba.get_num_threads()
+    prev_chunk = numba.set_parallel_chunksize(64)  # dynamic scheduling: walk lengths vary a lot
     try:
         if config.num_threads:
             numba.set_num_threads(config.num_threads)
@@ -382,6 +385,7 @@ def sample_neighbors(indptr: np.ndarray, indices: np.ndarray, node_type: np.ndar
                 progress(hi, st.shape[0])
     finally:
         numba.set_num_threads(prev_threads)
+        numba.set_parallel_chunksize(prev_chunk)
     ids, mask = {}, {}
     for t, name in enumerate(g.type_names):
         if k[t] > 0:
@@ -407,5 +411,6 @@ def trace_walk(indptr: np.ndarray, indices: np.ndarray, node_type: np.ndarray, t
                start: int, config: SamplerConfig, *, type_names: Sequence[str]) -> np.ndarray:
     """The (from, to) edge moves, int64 [n, 2], that :func:`sample_neighbors`' walk from ``start``
     takes (same RNG stream and rules, HHFAN §III-D).  Restarts are *omitted*: after a restart the
-    next row simply starts again at ``start``, so every row is a real edge of the graph."""
+    next row simply starts again at ``start``, so every row is a real edge of the graph.  Meant for
+    tests and debugging: it allocates a buffer of ``num_collect * max_steps_factor`` rows."""
     return _trace(indptr, indices, node_type, type_offsets, start, config, type_names)[0]
