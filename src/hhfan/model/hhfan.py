@@ -1,0 +1,160 @@
+"""HHFAN: the hierarchical feature aggregation network of §III-E on RWSS neighbourhoods.
+
+For a user or video ``v``: its sampled neighbours of each type ``t`` are transferred into ``R^d``
+(Eq. 1) and aggregated per type by an LSTM (Eq. 2–3); the attribute groups (image, audio, text, tag,
+user attributes — whichever the dataset has) are combined by self-attention with residual (Eq. 4–5);
+the user group, the attribute summary and the video group are combined by neighbour-aware
+attention (Eq. 6–7); pairs are scored by ``E_uᵀE_v`` (Eq. 8).
+
+Choices where the paper is vague (all :class:`HHFANConfig` fields):
+
+* ``x_v`` of users is a learned ID embedding; of videos a learned ID embedding plus a projection of
+  the video's content features (``video_input``) — the paper says x_v "can be pre-trained or
+  initialised using different techniques w.r.t. different types of nodes". Attribute nodes with
+  features (codewords) use them; tags and user attributes use learned embeddings.
+* ``include_self``: the node's own transferred embedding f(v) joins the candidates of Eq. (6). The
+  paper's Eq. (6) lists only the three neighbour groups, but Eq. (7) conditions on v, and without
+  f(v) a user's embedding is a function of its neighbours only. Default chosen on validation
+  (see README "Model choices").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from hhfan.graph.mhig import ATTRIBUTE_TYPES
+from hhfan.model.base import Recommender
+from hhfan.model.inputs import ModelInputs
+from hhfan.model.layers import AttributeSelfAttention, FeatureTransformer, IntraTypeAggregator, NeighborAttention
+
+
+@dataclass(frozen=True)
+class HHFANConfig:
+    """HHFAN architecture settings, with the paper's ablations as flags.
+
+    Attributes:
+        dim: shared embedding size d (the paper reports 200-250; 64 is the CPU default here).
+        aggregator: ``lstm`` (Eq. 3) or ``mean`` (ablation HHFAN-l).
+        attribute_attention: Eq. (4)-(5) on; False = ablation HHFAN-a (equal weights).
+        neighbor_attention: Eq. (6)-(7) on; False = ablation HHFAN-n (uniform α).
+        include_self: the node's own f(v) is a 4th candidate of Eq. (6) (see module docstring).
+        video_input: x_v of videos: ``id``, ``content`` or ``id+content``.
+        init_std: N(0, init_std) initialisation of every weight (paper: 0.1); biases start at 0.
+        negative_slope: LeakyReLU slope of Eq. (7).
+    """
+
+    dim: int = 64
+    aggregator: str = "lstm"
+    attribute_attention: bool = True
+    neighbor_attention: bool = True
+    include_self: bool = True
+    video_input: str = "id+content"
+    init_std: float = 0.1
+    negative_slope: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.dim < 1:
+            raise ValueError(f"dim must be >= 1, got {self.dim}")
+        if self.aggregator not in ("lstm", "mean"):
+            raise ValueError(f"aggregator must be 'lstm' or 'mean', got {self.aggregator!r}")
+        if self.video_input not in ("id", "content", "id+content"):
+            raise ValueError(f"video_input must be id, content or id+content, got {self.video_input!r}")
+        if self.init_std <= 0:
+            raise ValueError("init_std must be > 0")
+
+
+class NodeOutput(NamedTuple):
+    """Final embeddings plus the attention weights that produced them (for explanations)."""
+
+    emb: Tensor  # [B, d] Eq. (6)
+    alpha: Tensor  # [B, C] Eq. (7) over (user group, attributes, video group[, self])
+    attr_weights: Tensor  # [B, G, G] Eq. (4) attention among the attribute groups
+    attr_present: Tensor  # [B, G]
+
+
+class HHFAN(Recommender):
+    """The HHFAN model over fixed RWSS neighbour tables (see module docstring)."""
+
+    def __init__(self, inputs: ModelInputs, config: HHFANConfig | None = None) -> None:
+        super().__init__()
+        cfg = config or HHFANConfig()
+        self.config = cfg
+        self.num_users, self.num_videos = inputs.counts["user"], inputs.counts["video"]
+        d = cfg.dim
+        feats = dict(inputs.node_features)
+        video_feats = inputs.video_content if cfg.video_input != "id" else None
+        if cfg.video_input == "content" and video_feats is None:
+            raise ValueError("video_input='content' but the dataset has no video features")
+        self.group_types = [t for t in inputs.neighbor_ids if inputs.counts[t] > 0]
+        self.attr_types = [t for t in ATTRIBUTE_TYPES if t in self.group_types]
+        self.transform = nn.ModuleDict()
+        for t in {"user", "video", *self.group_types}:
+            if t == "video":
+                self.transform[t] = FeatureTransformer(inputs.counts[t], d, video_feats, cfg.video_input != "content")
+            else:
+                f = feats.get(t)
+                self.transform[t] = FeatureTransformer(inputs.counts[t], d, f, learn_ids=f is None)
+        self.aggregate = nn.ModuleDict({t: IntraTypeAggregator(d, cfg.aggregator) for t in self.group_types})
+        self.attr_attention = AttributeSelfAttention(d, cfg.attribute_attention)
+        self.neighbor_attention = NeighborAttention(d, cfg.neighbor_attention, cfg.negative_slope)
+        for t in self.group_types:
+            self.register_buffer(f"nbr_{t}", inputs.neighbor_ids[t].long())
+            self.register_buffer(f"mask_{t}", inputs.neighbor_mask[t])
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """N(0, init_std) for every weight, zeros for biases (§IV-C)."""
+        for name, p in self.named_parameters():
+            if name.endswith("bias") or ".bias_" in name:
+                nn.init.zeros_(p)
+            else:
+                nn.init.normal_(p, 0.0, self.config.init_std)
+
+    def _table(self, t: str, nodes: Tensor) -> tuple[Tensor, Tensor]:
+        return getattr(self, f"nbr_{t}")[nodes], getattr(self, f"mask_{t}")[nodes]
+
+    def nodes_forward(self, nodes: Tensor) -> NodeOutput:
+        """Embed start nodes (global ids: users ``0..U-1``, videos ``U..U+V-1``) with attention weights."""
+        is_user = nodes < self.num_users
+        self_emb = torch.where(is_user.unsqueeze(-1), self.transform["user"](nodes.clamp(max=self.num_users - 1)),
+                               self.transform["video"]((nodes - self.num_users).clamp(min=0)))
+        groups: dict[str, tuple[Tensor, Tensor]] = {}
+        for t in self.group_types:
+            ids, mask = self._table(t, nodes)
+            groups[t] = self.aggregate[t](self.transform[t](ids), mask)  # Eq. (1)-(3)
+        b, d = nodes.shape[0], self.config.dim
+        zeros, absent = self_emb.new_zeros(b, d), torch.zeros(b, dtype=torch.bool, device=nodes.device)
+        if self.attr_types:
+            x = torch.stack([groups[t][0] for t in self.attr_types], dim=1)
+            present = torch.stack([groups[t][1] for t in self.attr_types], dim=1)
+            e_attrs, w_attr = self.attr_attention(x, present)  # Eq. (4)-(5)
+            attrs_present = present.any(dim=1)
+        else:
+            e_attrs, attrs_present = zeros, absent
+            present, w_attr = absent.unsqueeze(1), self_emb.new_zeros(b, 1, 1)
+        cands = [groups.get("user", (zeros, absent)), (e_attrs, attrs_present), groups.get("video", (zeros, absent))]
+        if self.config.include_self:
+            cands.append((self_emb, torch.ones_like(absent)))
+        c_emb = torch.stack([c[0] for c in cands], dim=1)
+        c_present = torch.stack([c[1] for c in cands], dim=1)
+        emb, alpha = self.neighbor_attention(self_emb, c_emb, c_present)  # Eq. (6)-(7)
+        return NodeOutput(emb, alpha, w_attr, present)
+
+    def embed(self, users: Tensor, videos: Tensor) -> tuple[Tensor, Tensor]:
+        """``(E_u, E_v)`` for user and video index tensors (one pass over both)."""
+        out = self.nodes_forward(torch.cat([users, videos + self.num_users])).emb
+        return out[: users.shape[0]], out[users.shape[0] :]
+
+    def candidate_names(self) -> list[str]:
+        """Names of the Eq. (6) candidates, in the order of :attr:`NodeOutput.alpha`."""
+        return ["users", "attributes", "videos"] + (["self"] if self.config.include_self else [])
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return int(sum(np.prod(p.shape) for p in model.parameters() if p.requires_grad))

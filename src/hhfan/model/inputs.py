@@ -1,0 +1,54 @@
+"""What a model is built from: node counts, node features and RWSS neighbour tables, as tensors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from hhfan.data.dataset import Dataset
+from hhfan.graph.artifacts import GraphArtifacts
+from hhfan.graph.mhig import NODE_TYPES
+from hhfan.graph.quantize import standardise
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """Typed hand-over from the graph stage to the model stage.
+
+    Attributes:
+        counts: nodes per type (every name of :data:`NODE_TYPES`, 0 when absent).
+        node_features: type -> float32 ``[count, f]`` features of attribute nodes that have them.
+        video_content: float32 ``[num_videos, F]`` standardised concatenation of the video's modality
+            features, or None when the dataset has none.
+        neighbor_ids: type -> int64 ``[num_users + num_videos, k_t]`` type-local neighbour ids;
+            rows are users ``0..U-1`` then videos.
+        neighbor_mask: type -> bool, True where the slot holds a sampled neighbour.
+    """
+
+    counts: dict[str, int]
+    node_features: dict[str, Tensor]
+    video_content: Tensor | None
+    neighbor_ids: dict[str, Tensor]
+    neighbor_mask: dict[str, Tensor]
+
+    @classmethod
+    def from_artifacts(cls, art: GraphArtifacts, ds: Dataset) -> ModelInputs:
+        """Collect the tensors of ``art`` (built from ``ds``; checked by fingerprint)."""
+        art.check(ds)
+        g, nb = art.graph, art.neighbors
+        expected = np.arange(g.offset("video") + g.count("video"))
+        if not np.array_equal(nb.starts, expected):
+            raise ValueError("neighbour tables must cover every user then every video, in order")
+        content = None
+        if ds.modalities:
+            content = torch.from_numpy(np.concatenate([standardise(ds.features[m]) for m in ds.modalities], axis=1))
+        return cls(
+            counts={t: g.count(t) for t in NODE_TYPES},
+            node_features={t: torch.from_numpy(np.asarray(f, np.float32)) for t, f in g.node_features.items()},
+            video_content=content,
+            neighbor_ids={t: torch.from_numpy(a.astype(np.int64)) for t, a in nb.ids.items()},
+            neighbor_mask={t: torch.from_numpy(m) for t, m in nb.mask.items()},
+        )

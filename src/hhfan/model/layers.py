@@ -1,0 +1,129 @@
+"""HHFAN's layers, one per concept of §III-E, each citing its equation.
+
+Shapes: ``B`` nodes being embedded, ``k`` sampled neighbours of one type, ``G`` groups, ``d`` the
+shared embedding size (the paper uses one ``d`` for every stage, §III-E last paragraph).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class FeatureTransformer(nn.Module):
+    """Eq. (1): ``f(v) = F_θx(x_v)`` — a per-node-type fully connected layer into the shared space ``R^d``.
+
+    ``x_v`` is either a fixed feature vector (codeword centroids, video content) or a learned ID
+    embedding; in the latter case ``F_θx`` on a one-hot input *is* an embedding table, so types
+    without features get ``nn.Embedding(count, d)`` and types with features get
+    ``LeakyReLU(Linear(x))``.
+    """
+
+    def __init__(self, count: int, d: int, features: Tensor | None = None, learn_ids: bool = True) -> None:
+        super().__init__()
+        if features is None and not learn_ids:
+            raise ValueError("a node type needs features, learned ids, or both")
+        self.count = count
+        self.emb = nn.Embedding(count, d) if learn_ids else None
+        self.proj: nn.Linear | None = None
+        if features is not None:
+            if features.shape[0] != count:
+                raise ValueError(f"features have {features.shape[0]} rows for {count} nodes")
+            self.register_buffer("x", features.float())
+            self.proj = nn.Linear(features.shape[1], d)
+
+    def forward(self, ids: Tensor) -> Tensor:
+        """``ids`` int64 ``[...]`` type-local ids -> ``[..., d]`` transferred embeddings f(v)."""
+        out: Tensor | None = self.emb(ids) if self.emb is not None else None
+        if self.proj is not None:
+            feat = F.leaky_relu(self.proj(self.x[ids]))  # type: ignore[index]
+            out = feat if out is None else out + feat
+        assert out is not None
+        return out
+
+
+class IntraTypeAggregator(nn.Module):
+    """Eq. (2)–(3): aggregate the ``k`` sampled neighbours of one type into ``f^t(v)``.
+
+    ``aggregator="lstm"`` (the paper): an LSTM runs over the neighbours in RWSS order (most
+    frequently visited first) and the hidden states of the valid positions are averaged, Eq. (3).
+    ``aggregator="mean"`` (ablation HHFAN-l): the plain mean of the transferred embeddings.
+    Invalid (masked) slots are a suffix — the sampler fills slots in order — so the LSTM's hidden
+    states at valid positions never see padding. A node with no valid neighbour gets zeros and its
+    group is reported absent.
+    """
+
+    def __init__(self, d: int, aggregator: str = "lstm") -> None:
+        super().__init__()
+        if aggregator not in ("lstm", "mean"):
+            raise ValueError(f"aggregator must be 'lstm' or 'mean', got {aggregator!r}")
+        self.aggregator = aggregator
+        self.lstm = nn.LSTM(d, d, batch_first=True) if aggregator == "lstm" else None
+
+    def forward(self, neigh: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """``neigh [B, k, d]``, ``mask [B, k]`` bool -> ``(f^t [B, d], present [B] bool)``."""
+        h = neigh if self.lstm is None else self.lstm(neigh)[0]  # Eq. (3): LSTM hidden states
+        m = mask.unsqueeze(-1).to(h.dtype)
+        n = m.sum(dim=1)
+        agg = (h * m).sum(dim=1) / n.clamp(min=1.0)  # Eq. (3): mean over |N_t(v)|
+        return agg, n.squeeze(-1) > 0
+
+
+class AttributeSelfAttention(nn.Module):
+    """Eq. (4)–(5): self-attention with residual over the attribute-group embeddings, then a sum.
+
+    ``Attention(X) = softmax(X W^Q (X W^K)^T / sqrt(d_K)) X W^V + X`` (Eq. 4) and
+    ``E^attrs_v = Σ_rows Attention(X)`` (Eq. 5), over the groups present for a node (absent
+    groups are masked out of the keys and the sum). ``enabled=False`` is the ablation HHFAN-a:
+    every present group gets the same importance, ``E^attrs_v = Σ_g X_g``.
+    """
+
+    def __init__(self, d: int, enabled: bool = True) -> None:
+        super().__init__()
+        self.enabled = enabled
+        self.q = nn.Linear(d, d, bias=False)
+        self.k = nn.Linear(d, d, bias=False)
+        self.v = nn.Linear(d, d, bias=False)
+        self.scale = 1.0 / math.sqrt(d)
+
+    def forward(self, x: Tensor, present: Tensor) -> tuple[Tensor, Tensor]:
+        """``x [B, G, d]``, ``present [B, G]`` -> ``(E^attrs [B, d], weights [B, G, G])``."""
+        pm = present.unsqueeze(-1).to(x.dtype)
+        if not self.enabled:
+            g = present.shape[1]
+            w = present.unsqueeze(1).expand(-1, g, -1).to(x.dtype)
+            return (x * pm).sum(dim=1), w / w.sum(-1, keepdim=True).clamp(min=1.0)
+        logits = self.q(x) @ self.k(x).transpose(1, 2) * self.scale  # Eq. (4)
+        logits = logits.masked_fill(~present.unsqueeze(1), float("-inf"))
+        w = torch.softmax(logits, dim=-1).nan_to_num(0.0)  # rows of nodes without any group: 0
+        out = w @ self.v(x) + x  # Eq. (4): residual
+        return (out * pm).sum(dim=1), w  # Eq. (5)
+
+
+class NeighborAttention(nn.Module):
+    """Eq. (6)–(7): attention over the node's group embeddings {users, attributes, videos}.
+
+    ``α_i = softmax_i LeakyReLU(uᵀ [f(v) ⊕ E_i])`` (Eq. 7) and ``E_v = Σ_i α_i E_i`` (Eq. 6), where
+    ``f(v)`` is the node's own transferred embedding. ``enabled=False`` is HHFAN-n: uniform α over the
+    present candidates.
+    """
+
+    def __init__(self, d: int, enabled: bool = True, negative_slope: float = 0.2) -> None:
+        super().__init__()
+        self.enabled = enabled
+        self.u = nn.Linear(2 * d, 1, bias=False)
+        self.negative_slope = negative_slope
+
+    def forward(self, self_emb: Tensor, cands: Tensor, present: Tensor) -> tuple[Tensor, Tensor]:
+        """``self_emb [B, d]``, ``cands [B, C, d]``, ``present [B, C]`` -> ``(E_v [B, d], α [B, C])``."""
+        if self.enabled:
+            pair = torch.cat([self_emb.unsqueeze(1).expand_as(cands), cands], dim=-1)
+            logits = F.leaky_relu(self.u(pair).squeeze(-1), self.negative_slope)  # Eq. (7)
+        else:
+            logits = torch.zeros(present.shape, dtype=cands.dtype, device=cands.device)
+        logits = logits.masked_fill(~present, float("-inf"))
+        alpha = torch.softmax(logits, dim=-1).nan_to_num(0.0)
+        return (alpha.unsqueeze(-1) * cands).sum(dim=1), alpha  # Eq. (6)

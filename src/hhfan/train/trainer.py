@@ -1,0 +1,177 @@
+"""One BPR trainer for every :class:`~hhfan.model.base.Recommender` (Eq. 9–10, §IV-C).
+
+``L = Σ_{⟨u,v,v'⟩} −ln σ(E_uᵀE_v − E_uᵀE_{v'}) + λ‖θ‖²`` (Eq. 10), optimised with mini-batch Adam.
+Per batch the loss is the mean over the batch's triples and the penalty is ``λ Σ‖θ‖² / batch_size``
+over the tensors the model names for that batch (:meth:`Recommender.l2_terms`), which keeps λ on the
+same scale whatever the batch size.
+
+Model selection and early stopping use a validation callback (the runner wires the evaluator on
+the validation split into it; this module never sees test data). Checkpoints are plain dicts of
+tensors and primitives loaded with ``torch.load(weights_only=True)``:
+
+* ``best.pt`` — weights of the best validation epoch;
+* ``last.pt`` — weights, optimizer state, epoch, history and best-so-far after every epoch, so
+  ``resume`` continues a killed run; each epoch's triples come from a generator seeded by
+  ``(seed, epoch)``, so a resumed run gives the same result as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hhfan.data.atomic import atomic_file
+from hhfan.data.dataset import DatasetError
+from hhfan.model.base import Recommender
+from hhfan.train.triples import TrainingPairs, epoch_triples
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """BPR training settings (paper's search grid in brackets).
+
+    Attributes:
+        epochs: maximum number of epochs.
+        batch_size: triples per step [128, 256, 512 in the paper; larger is faster on CPU].
+        lr: Adam learning rate [1e-4 ... 1e-2].
+        l2: λ of Eq. (10) [0 ... 0.1].
+        negatives: M negatives per positive pair.
+        tau: walk distance of positives (1 = observed interactions only).
+        walk_positives: extra walk-found positives per user when tau > 1.
+        patience: stop after this many validations without improvement.
+        val_metric: metric (from the validation callback) that selects the best epoch.
+        seed: seeds weights, triples and negatives; the same seed repeats a run.
+        device: ``cpu``, ``cuda`` or ``cuda:N``.
+        num_threads: torch intra-op threads (0 = torch's default).
+    """
+
+    epochs: int = 30
+    batch_size: int = 2048
+    lr: float = 1e-3
+    l2: float = 1e-4
+    negatives: int = 1
+    tau: int = 1
+    walk_positives: int = 0
+    patience: int = 5
+    val_metric: str = "ndcg@20"
+    seed: int = 0
+    device: str = "cpu"
+    num_threads: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "negatives", "tau", "patience"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0 or self.l2 < 0 or self.walk_positives < 0:
+            raise ValueError("lr must be > 0, l2 and walk_positives >= 0")
+        if not (self.device == "cpu" or self.device.startswith("cuda")):
+            raise ValueError(f"device must be cpu or cuda[:N], got {self.device!r}")
+
+
+@dataclass
+class EpochRecord:
+    """One line of the training log."""
+
+    epoch: int
+    loss: float
+    val: dict[str, float]
+    seconds: float
+    triples: int
+
+
+ValidateFn = Callable[[Recommender], dict[str, float]]
+
+
+def bpr_loss(model: Recommender, u: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, l2: float
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. (10) on one batch: (total loss, BPR part). Unique nodes are embedded once."""
+    uu, u_inv = torch.unique(u, return_inverse=True)
+    vv, v_inv = torch.unique(torch.cat([pos, neg]), return_inverse=True)
+    eu, ev = model.embed(uu, vv)
+    e_u, e_pos, e_neg = eu[u_inv], ev[v_inv[: pos.shape[0]]], ev[v_inv[pos.shape[0] :]]
+    bpr = -F.logsigmoid(model.score(e_u, e_pos) - model.score(e_u, e_neg)).mean()
+    reg = sum((t.pow(2).sum() for t in model.l2_terms(uu, vv)), torch.zeros((), device=u.device))
+    return bpr + l2 * reg / u.shape[0], bpr
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    """Write a checkpoint atomically."""
+    with atomic_file(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: Path, map_location: str = "cpu") -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True``; a corrupt or truncated file is a clear error."""
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as e:
+        raise DatasetError(f"{path}: corrupt or truncated checkpoint ({type(e).__name__}); retrain, "
+                           "or resume from an intact last.pt") from e
+    if not isinstance(obj, dict) or "model" not in obj:
+        raise DatasetError(f"{path}: not an hhfan checkpoint")
+    return obj
+
+
+def train(model: Recommender, pairs: TrainingPairs, config: TrainConfig, validate: ValidateFn,
+          run_dir: Path, extra_positives: np.ndarray | None = None, meta: dict[str, Any] | None = None,
+          resume: bool = False, on_epoch: Callable[[EpochRecord], None] | None = None,
+          on_step: Callable[[int, int], None] | None = None) -> list[EpochRecord]:
+    """Train ``model`` with BPR until ``epochs`` or early stopping; return the per-epoch history.
+
+    ``meta`` (resolved config, data fingerprint...) is stored in every checkpoint.
+    """
+    cfg = config
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    device = torch.device(cfg.device)
+    extra = extra_positives if extra_positives is not None else np.empty((0, 2), np.int64)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    history: list[EpochRecord] = []
+    best, best_epoch, start_epoch = -math.inf, -1, 0
+    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
+    if resume and last_path.exists():
+        ck = load_checkpoint(last_path, str(device))
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        start_epoch, best, best_epoch = int(ck["epoch"]) + 1, float(ck["best"]), int(ck["best_epoch"])
+        history = [EpochRecord(**h) for h in ck["history"]]
+    for epoch in range(start_epoch, cfg.epochs):
+        if best_epoch >= 0 and epoch - best_epoch > cfg.patience:
+            break
+        t0 = time.perf_counter()
+        u, v, n = (torch.from_numpy(a).to(device) for a in epoch_triples(pairs, extra, cfg.negatives, cfg.seed, epoch))
+        model.train()
+        total, steps = 0.0, math.ceil(u.shape[0] / cfg.batch_size)
+        for s in range(steps):
+            sl = slice(s * cfg.batch_size, (s + 1) * cfg.batch_size)
+            loss, bpr = bpr_loss(model, u[sl], v[sl], n[sl], cfg.l2)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += float(bpr) * (min(u.shape[0], (s + 1) * cfg.batch_size) - s * cfg.batch_size)
+            if on_step is not None:
+                on_step(s + 1, steps)
+        model.eval()
+        val = validate(model)
+        rec = EpochRecord(epoch, total / u.shape[0], val, time.perf_counter() - t0, int(u.shape[0]))
+        history.append(rec)
+        score = val[cfg.val_metric]
+        payload = {"model": model.state_dict(), "epoch": epoch, **(meta or {})}
+        if score > best:
+            best, best_epoch = score, epoch
+            save_checkpoint(best_path, payload)
+        save_checkpoint(last_path, {**payload, "optimizer": opt.state_dict(), "best": best,
+                                    "best_epoch": best_epoch, "history": [vars(h) for h in history]})
+        if on_epoch is not None:
+            on_epoch(rec)
+    return history

@@ -1,0 +1,115 @@
+"""HHFAN layers and model: shapes, masks, gradient flow, and that each ablation flag changes the computation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hhfan.data.synth import SynthConfig, generate
+from hhfan.graph.artifacts import GraphBuildConfig, build_artifacts
+from hhfan.graph.mhig import GraphConfig
+from hhfan.graph.sampler import SamplerConfig
+from hhfan.model.hhfan import HHFAN, HHFANConfig
+from hhfan.model.inputs import ModelInputs
+from hhfan.model.layers import AttributeSelfAttention, FeatureTransformer, IntraTypeAggregator, NeighborAttention
+
+
+@pytest.fixture(scope="module")
+def inputs() -> ModelInputs:
+    ds = generate(SynthConfig(num_users=60, num_videos=120, mean_interactions=10, seed=2))
+    art = build_artifacts(ds, GraphBuildConfig(graph=GraphConfig(codewords=8), sampler=SamplerConfig(num_collect=60)))
+    return ModelInputs.from_artifacts(art, ds)
+
+
+def test_feature_transformer_eq1() -> None:
+    x = torch.randn(5, 3)
+    both = FeatureTransformer(5, 4, x, learn_ids=True)
+    assert both(torch.tensor([[0, 4]])).shape == (1, 2, 4)
+    only_ids = FeatureTransformer(5, 4)
+    assert only_ids(torch.tensor([1, 2])).shape == (2, 4)
+    with pytest.raises(ValueError, match="needs features"):
+        FeatureTransformer(5, 4, None, learn_ids=False)
+
+
+@pytest.mark.parametrize("agg", ["lstm", "mean"])
+def test_intra_type_aggregator_respects_masks(agg: str) -> None:
+    torch.manual_seed(0)
+    layer = IntraTypeAggregator(4, agg)
+    x = torch.randn(3, 5, 4)
+    mask = torch.tensor([[True] * 5, [True, True, False, False, False], [False] * 5])
+    out, present = layer(x, mask)
+    assert out.shape == (3, 4) and present.tolist() == [True, True, False]
+    assert torch.all(out[2] == 0)
+    x2 = x.clone()
+    x2[1, 2:] = 100.0  # padding slots must not change a node's aggregate
+    assert torch.allclose(layer(x2, mask)[0][1], out[1])
+    if agg == "mean":
+        assert torch.allclose(out[1], x[1, :2].mean(0))
+
+
+def test_attribute_attention_eq4_5_and_uniform_ablation() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 4)
+    present = torch.tensor([[True, True, False], [True, True, True]])
+    on, off = AttributeSelfAttention(4, True), AttributeSelfAttention(4, False)
+    e_on, w_on = on(x, present)
+    e_off, _ = off(x, present)
+    assert e_on.shape == (2, 4) and w_on.shape == (2, 3, 3)
+    assert torch.allclose(w_on[0, :, 2], torch.zeros(3))  # absent group gets no attention
+    assert torch.allclose(e_off[0], x[0, :2].sum(0))
+    # Eq. (4) by hand for node 1
+    q, k, v = on.q(x[1]), on.k(x[1]), on.v(x[1])
+    manual = (torch.softmax(q @ k.T / 2.0, -1) @ v + x[1]).sum(0)
+    assert torch.allclose(e_on[1], manual, atol=1e-6)
+
+
+def test_neighbor_attention_eq6_7_and_uniform_ablation() -> None:
+    torch.manual_seed(0)
+    self_emb, cands = torch.randn(2, 4), torch.randn(2, 3, 4)
+    present = torch.tensor([[True, False, True], [True, True, True]])
+    e, a = NeighborAttention(4, True)(self_emb, cands, present)
+    assert torch.allclose(a.sum(-1), torch.ones(2)) and a[0, 1] == 0
+    e_u, a_u = NeighborAttention(4, False)(self_emb, cands, present)
+    assert torch.allclose(a_u[1], torch.full((3,), 1 / 3)) and torch.allclose(e_u[0], cands[0, [0, 2]].mean(0))
+    assert e.shape == (2, 4)
+
+
+def test_model_shapes_and_gradient_flow(inputs: ModelInputs) -> None:
+    torch.manual_seed(0)
+    m = HHFAN(inputs, HHFANConfig(dim=16))
+    eu, ev = m.embed(torch.arange(7), torch.arange(11))
+    assert eu.shape == (7, 16) and ev.shape == (11, 16)
+    (m.score(eu, ev[:7]).sum()).backward()
+    missing = [n for n, p in m.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert missing == []
+    out = m.nodes_forward(torch.tensor([0, m.num_users]))
+    assert out.alpha.shape == (2, len(m.candidate_names()))
+    assert torch.allclose(out.alpha.sum(-1), torch.ones(2))
+    U, V = m.all_embeddings(batch_size=13)
+    assert U.shape == (m.num_users, 16) and V.shape == (m.num_videos, 16)
+
+
+@pytest.mark.parametrize("flag", [{"aggregator": "mean"}, {"attribute_attention": False},
+                                  {"neighbor_attention": False}, {"include_self": False}])
+def test_each_ablation_flag_changes_the_computation(inputs: ModelInputs, flag: dict[str, object]) -> None:
+    torch.manual_seed(1)
+    base = HHFAN(inputs, HHFANConfig(dim=16))
+    torch.manual_seed(1)
+    variant = HHFAN(inputs, HHFANConfig(dim=16, **flag))  # type: ignore[arg-type]
+    variant.load_state_dict(base.state_dict(), strict=False)
+    nodes = torch.arange(20)
+    assert not torch.allclose(base.nodes_forward(nodes).emb, variant.nodes_forward(nodes).emb)
+
+
+def test_init_is_normal_0_01(inputs: ModelInputs) -> None:
+    torch.manual_seed(0)
+    m = HHFAN(inputs, HHFANConfig(dim=32, init_std=0.1))
+    w = m.transform["user"].emb.weight.detach()
+    assert abs(float(w.std()) - 0.1) < 0.02 and abs(float(w.mean())) < 0.02
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ValueError, match="aggregator"):
+        HHFANConfig(aggregator="gru")
+    with pytest.raises(ValueError, match="video_input"):
+        HHFANConfig(video_input="pixels")
