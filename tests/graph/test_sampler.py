@@ -68,6 +68,12 @@ def graph() -> dict:
     return random_graph()
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _compiled() -> None:
+    """JIT-compile (or load from cache) before any test times a call."""
+    run(build([2, 1], [(0, 2), (1, 2)], NAMES[:2]))
+
+
 # ------------------------------------------------------------------------------------- determinism
 def test_same_seed_identical(graph: dict) -> None:
     assert_same(run(graph, seed=3), run(graph, seed=3))

@@ -158,7 +158,7 @@ def train(model: Recommender, pairs: TrainingPairs, config: TrainConfig, validat
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += float(bpr) * (min(u.shape[0], (s + 1) * cfg.batch_size) - s * cfg.batch_size)
+            total += float(bpr.detach()) * (min(u.shape[0], (s + 1) * cfg.batch_size) - s * cfg.batch_size)
             if on_step is not None:
                 on_step(s + 1, steps)
         model.eval()

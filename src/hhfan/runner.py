@@ -1,0 +1,206 @@
+"""Experiment runner: train / evaluate / recommend on a run directory (side effects live here and in cli).
+
+``RUN_DIR`` layout::
+
+    config.yaml       resolved RunConfig + data path + data fingerprint
+    graph/            split, M-HIG and RWSS tables (see hhfan.graph.artifacts)
+    best.pt, last.pt  checkpoints (see hhfan.train.trainer)
+    train_log.jsonl   one line per epoch: loss, validation metrics, seconds
+    metrics.json      test metrics {"sampled": {...}, "full": {...}} of the best epoch
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from hhfan.config import from_dict, to_dict
+from hhfan.data.atomic import atomic_file
+from hhfan.data.dataset import Dataset, DatasetError
+from hhfan.data.io import read_dataset
+from hhfan.data.split import TEST, TRAIN, VAL, SplitConfig
+from hhfan.eval.protocols import EvalConfig, evaluate
+from hhfan.graph.artifacts import GraphArtifacts, GraphBuildConfig, build_artifacts
+from hhfan.graph.mhig import GraphConfig
+from hhfan.graph.sampler import SamplerConfig
+from hhfan.model.hhfan import HHFAN, HHFANConfig
+from hhfan.model.inputs import ModelInputs
+from hhfan.train.trainer import EpochRecord, TrainConfig, load_checkpoint, train
+from hhfan.train.triples import TrainingPairs, walk_positives
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines a run; saved as ``RUN_DIR/config.yaml``."""
+
+    split: SplitConfig = field(default_factory=SplitConfig)
+    graph: GraphConfig = field(default_factory=GraphConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    model: HHFANConfig = field(default_factory=HHFANConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def build_config(self) -> GraphBuildConfig:
+        """The graph-stage part of the config."""
+        return GraphBuildConfig(self.split, self.graph, self.sampler)
+
+
+@dataclass
+class Run:
+    """A loaded run: its config, data, graph artifacts and model (weights of the best epoch)."""
+
+    config: RunConfig
+    dataset: Dataset
+    artifacts: GraphArtifacts
+    model: HHFAN
+    run_dir: Path
+
+
+Say = Callable[[str], None]
+
+
+def _quiet(_msg: str) -> None:
+    return None
+
+
+def build_model(cfg: RunConfig, ds: Dataset, art: GraphArtifacts, device: str | None = None) -> HHFAN:
+    """A freshly initialised model, seeded by ``train.seed``, on ``device`` (default: ``train.device``)."""
+    torch.manual_seed(cfg.train.seed)
+    return HHFAN(ModelInputs.from_artifacts(art, ds), cfg.model).to(device or cfg.train.device)
+
+
+def validation_fn(ds: Dataset, art: GraphArtifacts, cfg: RunConfig) -> Callable[[Any], dict[str, float]]:
+    """Validation metrics (full protocol on the validation part) for model selection; never test."""
+    ecfg = EvalConfig(protocol="full", ks=cfg.eval.ks, seed=cfg.eval.seed, batch_size=cfg.eval.batch_size)
+
+    def validate(model: Any) -> dict[str, float]:
+        eu, ev = model.all_embeddings()
+        return evaluate(eu.cpu(), ev.cpu(), ds, art.split, part=VAL, config=ecfg)["full"]
+
+    return validate
+
+
+def write_config(run_dir: Path, cfg: RunConfig, data_dir: Path, fingerprint: str) -> None:
+    """``RUN_DIR/config.yaml``: the resolved config plus where the data is and its fingerprint."""
+    doc = {"data": str(Path(data_dir).resolve()), "fingerprint": fingerprint, **to_dict(cfg)}
+    with atomic_file(run_dir / "config.yaml") as tmp:
+        tmp.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def read_config(run_dir: Path) -> tuple[RunConfig, Path, str]:
+    """Inverse of :func:`write_config`."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.exists():
+        raise DatasetError(f"{run_dir}: no config.yaml; is this a run directory written by `hhfan train`?")
+    doc = yaml.safe_load(path.read_text())
+    data, fp = Path(doc.pop("data")), str(doc.pop("fingerprint"))
+    return from_dict(RunConfig, doc), data, fp
+
+
+def train_run(data_dir: Path, run_dir: Path, cfg: RunConfig, resume: bool = False, say: Say = _quiet,
+              on_epoch: Callable[[EpochRecord], None] | None = None,
+              on_step: Callable[[int, int], None] | None = None,
+              on_sample: Callable[[int, int], None] | None = None) -> dict[str, dict[str, float]]:
+    """Split + graph + RWSS, train with early stopping on validation, evaluate the best epoch on test."""
+    run_dir = Path(run_dir)
+    ds = read_dataset(data_dir)
+    if resume:
+        old, _, fp = read_config(run_dir)
+        if fp != ds.fingerprint():
+            raise DatasetError(f"{run_dir} was trained on different data (fingerprint mismatch); "
+                               "point --data at the dataset it was trained on")
+        if old != cfg:
+            raise DatasetError(f"{run_dir}: --resume with a different config; drop the overrides or start a new run")
+        art = GraphArtifacts.load(run_dir / "graph")
+    else:
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise FileExistsError(f"{run_dir} is not empty; choose another --out, or pass --resume")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_config(run_dir, cfg, data_dir, ds.fingerprint())
+        art = build_artifacts(ds, cfg.build_config(), say=say, progress=on_sample)
+        art.save(run_dir / "graph")
+    model = build_model(cfg, ds, art)
+    train_mask = art.split.mask(TRAIN)
+    pairs = TrainingPairs(ds.interactions.user[train_mask], ds.interactions.video[train_mask],
+                          ds.num_users, ds.num_videos)
+    extra = walk_positives(art.graph, pairs, cfg.train.tau, cfg.train.walk_positives, cfg.train.seed)
+    log = run_dir / "train_log.jsonl"
+    if not resume:
+        log.unlink(missing_ok=True)
+
+    def logged(rec: EpochRecord) -> None:
+        with open(log, "a") as fh:
+            fh.write(json.dumps(vars(rec)) + "\n")
+        if on_epoch is not None:
+            on_epoch(rec)
+
+    meta = {"fingerprint": ds.fingerprint(), "config": yaml.safe_dump(to_dict(cfg))}
+    train(model, pairs, cfg.train, validation_fn(ds, art, cfg), run_dir, extra, meta, resume, logged, on_step)
+    run = load_run(run_dir, ds=ds)
+    say("evaluating the best epoch on the test split")
+    metrics = evaluate_run(run)
+    with atomic_file(run_dir / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def load_run(run_dir: Path, ds: Dataset | None = None, data_dir: Path | None = None, device: str = "cpu") -> Run:
+    """Load config, data (checked by fingerprint), graph artifacts and the best weights of a run."""
+    run_dir = Path(run_dir)
+    cfg, data_path, fp = read_config(run_dir)
+    if ds is None:
+        ds = read_dataset(data_dir or data_path)
+    if ds.fingerprint() != fp:
+        raise DatasetError(f"{run_dir} was trained on different data (fingerprint mismatch); "
+                           "pass --data with the dataset it was trained on")
+    art = GraphArtifacts.load(run_dir / "graph")
+    art.check(ds)
+    best = run_dir / "best.pt"
+    if not best.exists():
+        raise DatasetError(f"{run_dir}: best.pt is missing; training has not finished an epoch (use --resume)")
+    ck = load_checkpoint(best)
+    if ck.get("fingerprint") != fp:
+        raise DatasetError(f"{best}: checkpoint belongs to different data; retrain")
+    model = build_model(cfg, ds, art, device)
+    try:
+        model.load_state_dict(ck["model"])
+    except RuntimeError as e:
+        raise DatasetError(f"{best}: weights do not fit the configured model ({str(e)[:200]}); retrain") from e
+    model.eval()
+    return Run(cfg, ds, art, model, run_dir)
+
+
+def evaluate_run(run: Run, protocol: str | None = None) -> dict[str, dict[str, float]]:
+    """Test metrics of a loaded run under ``protocol`` (default: the run's eval config, both protocols)."""
+    ecfg = run.config.eval if protocol is None else EvalConfig(**{**vars(run.config.eval), "protocol": protocol})
+    eu, ev = run.model.all_embeddings()
+    return evaluate(eu.cpu(), ev.cpu(), run.dataset, run.artifacts.split, part=TEST, config=ecfg)
+
+
+def recommend(run: Run, user_id: str, k: int = 10) -> dict[str, Any]:
+    """Top-k unseen videos of a user with scores, and the attention weights behind the user's embedding."""
+    ds = run.dataset
+    hits = np.flatnonzero(ds.user_ids == user_id)
+    if hits.size == 0:
+        raise DatasetError(f"unknown user id {user_id!r}; see users.csv of {read_config(run.run_dir)[1]}")
+    u = int(hits[0])
+    eu, ev = run.model.all_embeddings()
+    scores = ev @ eu[u]
+    it = ds.interactions
+    seen = it.video[(it.user == u) & run.artifacts.split.mask(TRAIN)]
+    scores[torch.from_numpy(seen.astype(np.int64))] = -torch.inf
+    top = torch.topk(scores, min(k, ds.num_videos - seen.shape[0]))
+    with torch.no_grad():
+        out = run.model.nodes_forward(torch.tensor([u]))
+    alpha = dict(zip(run.model.candidate_names(), out.alpha[0].tolist(), strict=True))
+    return {"user": user_id, "recommendations": [
+        {"video": str(ds.video_ids[i]), "score": float(s)} for s, i in zip(top.values.tolist(), top.indices.tolist(),
+                                                                             strict=True)],
+        "neighbor_attention": alpha}

@@ -1,0 +1,269 @@
+"""Evaluation protocols on a small synthetic world: perfect/random models, negatives, exclusions, dumps."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from hhfan.data.dataset import Dataset
+from hhfan.data.split import TEST, TRAIN, VAL, Split, SplitConfig, make_split
+from hhfan.data.synth import SynthConfig, generate
+from hhfan.eval.metrics import METRIC_NAMES
+from hhfan.eval.protocols import EvalConfig, dump_rankings, evaluate, sample_negatives
+
+
+@pytest.fixture(scope="module")
+def world() -> tuple[Dataset, Split]:
+    ds = generate(SynthConfig(num_users=80, num_videos=200, mean_interactions=15))
+    return ds, make_split(ds, SplitConfig(seed=0))
+
+
+def _pairs(ds: Dataset, split: Split, part: int) -> list[set[int]]:
+    """Per-user sets of the videos in ``part`` (plain Python, as an independent reference)."""
+    out: list[set[int]] = [set() for _ in range(ds.num_users)]
+    m = split.part == part
+    for u, v in zip(ds.interactions.user[m].tolist(), ds.interactions.video[m].tolist(), strict=True):
+        out[u].add(v)
+    return out
+
+
+def _perfect(ds: Dataset, split: Split, part: int = TEST) -> tuple[torch.Tensor, torch.Tensor]:
+    """One-hot video embeddings and user embeddings = indicator of the user's ``part`` videos.
+
+    Score(u, v) = 1 if v is one of u's held-out positives, else 0: every positive outranks every negative.
+    """
+    videos = torch.eye(ds.num_videos)
+    users = torch.zeros(ds.num_users, ds.num_videos)
+    m = split.part == part
+    users[torch.as_tensor(ds.interactions.user[m], dtype=torch.long),
+          torch.as_tensor(ds.interactions.video[m], dtype=torch.long)] = 1.0
+    return users, videos
+
+
+def _random(ds: Dataset, seed: int = 0, d: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(ds.num_users, d, generator=g), torch.randn(ds.num_videos, d, generator=g)
+
+
+def test_output_keys(world: tuple[Dataset, Split]) -> None:
+    ds, split = world
+    res = evaluate(*_random(ds), ds, split, config=EvalConfig(ks=(1, 10)))
+    assert list(res) == ["sampled", "full"]
+    expected = {f"{n}@{k}" for n in METRIC_NAMES for k in (1, 10)} | {"auc", "num_users"}
+    for r in res.values():
+        assert set(r) == expected
+        assert r["num_users"] == len({u for u, p in zip(ds.interactions.user, split.part, strict=True) if p == TEST})
+    assert list(evaluate(*_random(ds), ds, split, config=EvalConfig(protocol="full"))) == ["full"]
+    assert list(evaluate(*_random(ds), ds, split, config=EvalConfig(protocol="sampled"))) == ["sampled"]
+
+
+@pytest.mark.parametrize("num_negatives", [1000, 50])
+def test_perfect_embeddings(world: tuple[Dataset, Split], num_negatives: int) -> None:
+    ds, split = world
+    test = _pairs(ds, split, TEST)
+    n_test = np.array([len(s) for s in test if s])
+    res = evaluate(*_perfect(ds, split), ds, split, config=EvalConfig(num_negatives=num_negatives))
+    for proto in ("sampled", "full"):
+        r = res[proto]
+        assert r["auc"] == 1.0
+        assert r["precision@1"] == 1.0 and r["hit@1"] == 1.0 and r["mrr@1"] == 1.0
+        assert r["ndcg@20"] == pytest.approx(1.0)
+        # recall@20 is 1 for every user with <= 20 test videos (all of them here)
+        assert r["recall@20"] == pytest.approx(float(np.mean(np.minimum(n_test, 20) / n_test)))
+        assert r["recall@20"] == pytest.approx(1.0)
+        assert r["precision@5"] == pytest.approx(float(np.mean(np.minimum(n_test, 5) / 5)))
+
+
+def test_random_embeddings_auc_half(world: tuple[Dataset, Split]) -> None:
+    ds, split = world
+    res = evaluate(*_random(ds, seed=3), ds, split)
+    for proto in ("sampled", "full"):
+        assert abs(res[proto]["auc"] - 0.5) < 0.08, res[proto]["auc"]
+
+
+def test_validation_part(world: tuple[Dataset, Split]) -> None:
+    ds, split = world
+    res = evaluate(*_perfect(ds, split, VAL), ds, split, part=VAL)
+    assert res["full"]["auc"] == 1.0 and res["sampled"]["recall@20"] == pytest.approx(1.0)
+    assert res["full"]["num_users"] == len(set(ds.interactions.user[split.part == VAL].tolist()))
+
+
+def test_sampled_negatives(world: tuple[Dataset, Split]) -> None:
+    ds, _ = world
+    seen: list[set[int]] = [set() for _ in range(ds.num_users)]
+    for u, v in zip(ds.interactions.user.tolist(), ds.interactions.video.tolist(), strict=True):
+        seen[u].add(v)
+    users = np.arange(ds.num_users)
+    neg = sample_negatives(ds, users, 50, seed=7)
+    assert neg.shape == (ds.num_users, 50)
+    for u in users:
+        row = neg[u]
+        assert (row >= 0).all(), "every user here has >= 50 never-seen videos: count = num_negatives"
+        assert len(set(row.tolist())) == 50 and not (set(row.tolist()) & seen[u])
+        assert (np.diff(row) > 0).all()
+    np.testing.assert_array_equal(neg, sample_negatives(ds, users, 50, seed=7))  # deterministic
+    np.testing.assert_array_equal(neg[[5, 9]], sample_negatives(ds, np.array([5, 9]), 50, seed=7))  # per user
+    assert not np.array_equal(neg, sample_negatives(ds, users, 50, seed=8))
+    # More negatives than never-seen videos: all of them, then -1 padding.
+    everything = sample_negatives(ds, users, 1000, seed=7)
+    assert everything.shape == (ds.num_users, ds.num_videos)
+    for u in users:
+        assert set(everything[u][everything[u] >= 0].tolist()) == set(range(ds.num_videos)) - seen[u]
+    # Roughly uniform: over many seeds every never-seen video of user 0 is drawn about equally often.
+    counts = np.zeros(ds.num_videos)
+    for s in range(200):
+        np.add.at(counts, sample_negatives(ds, np.array([0]), 20, seed=s)[0], 1)
+    unseen = np.array(sorted(set(range(ds.num_videos)) - seen[0]))
+    expected = 200 * 20 / unseen.shape[0]
+    assert counts[list(seen[0])].sum() == 0
+    assert abs(counts[unseen].mean() - expected) < 1e-9 and counts[unseen].std() < 0.5 * expected
+
+
+def test_deterministic_and_batch_independent(world: tuple[Dataset, Split]) -> None:
+    ds, split = world
+    emb = _random(ds, seed=1)
+    a = evaluate(*emb, ds, split, config=EvalConfig(num_negatives=30, seed=4))
+    assert a == evaluate(*emb, ds, split, config=EvalConfig(num_negatives=30, seed=4))  # bit-identical rerun
+    b = evaluate(*emb, ds, split, config=EvalConfig(num_negatives=30, seed=4, batch_size=7))
+    for proto in a:  # other batches: same per-user values, only the summation order differs
+        assert b[proto] == pytest.approx(a[proto], rel=1e-12, abs=1e-15)
+    calls: list[tuple[int, int]] = []
+    evaluate(*emb, ds, split, config=EvalConfig(batch_size=32), progress=lambda d, t: calls.append((d, t)))
+    n = int(a["full"]["num_users"])
+    assert calls == [(32, n), (64, n), (n, n)]
+
+
+def _reference(scores: np.ndarray, cands: list[int], positives: set[int], k: int) -> dict[str, float]:
+    """Per-user metrics by brute force: sort by (-score, video index), count pairs for AUC."""
+    ranked = sorted(cands, key=lambda v: (-scores[v], v))
+    hits = [v in positives for v in ranked[:k]]
+    dcg = sum(1 / math.log2(j + 2) for j, h in enumerate(hits) if h)
+    idcg = sum(1 / math.log2(j + 2) for j in range(min(len(positives), k)))
+    pos = [scores[v] for v in cands if v in positives]
+    neg = [scores[v] for v in cands if v not in positives]
+    wins = sum((p > q) + 0.5 * (p == q) for p in pos for q in neg)
+    first = next((j for j, h in enumerate(hits) if h), None)
+    return {f"precision@{k}": sum(hits) / k, f"recall@{k}": sum(hits) / len(positives), f"ndcg@{k}": dcg / idcg,
+            f"hit@{k}": float(any(hits)), f"mrr@{k}": 0.0 if first is None else 1 / (first + 1),
+            "auc": wins / (len(pos) * len(neg))}
+
+
+def test_matches_brute_force_reference(world: tuple[Dataset, Split]) -> None:
+    ds, split = world
+    u_emb, v_emb = _random(ds, seed=5, d=4)
+    u_emb, v_emb = u_emb.round(), v_emb.round()  # integer scores: plenty of ties
+    k, n_neg = 10, 40
+    res = evaluate(u_emb, v_emb, ds, split, config=EvalConfig(ks=(k,), num_negatives=n_neg, seed=2))
+    scores = (u_emb @ v_emb.T).numpy()
+    train, test = _pairs(ds, split, TRAIN), _pairs(ds, split, TEST)
+    users = [u for u in range(ds.num_users) if test[u]]
+    negs = sample_negatives(ds, np.array(users), n_neg, seed=2)
+    ref: dict[str, dict[str, list[float]]] = {"full": {}, "sampled": {}}
+    for i, u in enumerate(users):
+        cands = {"full": [v for v in range(ds.num_videos) if v not in train[u]],
+                 "sampled": sorted(test[u] | set(negs[i][negs[i] >= 0].tolist()))}
+        for proto, c in cands.items():
+            for name, value in _reference(scores[u], c, test[u], k).items():
+                ref[proto].setdefault(name, []).append(value)
+    for proto in ref:
+        for name, values in ref[proto].items():
+            assert res[proto][name] == pytest.approx(float(np.mean(values)), abs=1e-9), (proto, name)
+
+
+def test_full_protocol_excludes_training_videos(world: tuple[Dataset, Split], tmp_path: Path) -> None:
+    ds, split = world
+    u_emb, v_emb = _perfect(ds, split)
+    train = _pairs(ds, split, TRAIN)
+    # Give every user's training videos the top score (2 > 1 of the positives): if they were candidates,
+    # precision@1 would collapse to 0.
+    m = split.part == TRAIN
+    u_emb[torch.as_tensor(ds.interactions.user[m], dtype=torch.long),
+          torch.as_tensor(ds.interactions.video[m], dtype=torch.long)] = 2.0
+    res = evaluate(u_emb, v_emb, ds, split, config=EvalConfig(protocol="full"))
+    assert res["full"]["precision@1"] == 1.0 and res["full"]["auc"] == 1.0
+    path = tmp_path / "rank.jsonl"
+    dump_rankings(u_emb, v_emb, ds, split, path, top=100)
+    vid = {str(v): i for i, v in enumerate(ds.video_ids.tolist())}
+    uid = {str(u): i for i, u in enumerate(ds.user_ids.tolist())}
+    for line in path.read_text().splitlines():
+        rec = json.loads(line)
+        ranked = {vid[v] for v, _ in rec["ranked"]}
+        assert not ranked & train[uid[rec["user"]]]
+    # A validation video is a full-protocol negative when testing: scoring it highest costs precision@1.
+    val_m = split.part == VAL
+    u2 = _perfect(ds, split)[0]
+    u2[torch.as_tensor(ds.interactions.user[val_m], dtype=torch.long),
+       torch.as_tensor(ds.interactions.video[val_m], dtype=torch.long)] = 2.0
+    assert evaluate(u2, v_emb, ds, split, config=EvalConfig(protocol="full"))["full"]["precision@1"] < 1.0
+
+
+def test_dump_rankings(world: tuple[Dataset, Split], tmp_path: Path) -> None:
+    ds, split = world
+    u_emb, v_emb = _random(ds, seed=2)
+    path = tmp_path / "sub" / "rankings.jsonl"
+    dump_rankings(u_emb, v_emb, ds, split, path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    train, test = _pairs(ds, split, TRAIN), _pairs(ds, split, TEST)
+    users = [u for u in range(ds.num_users) if test[u]]
+    assert len(lines) == len(users)
+    scores = (u_emb @ v_emb.T).numpy()
+    for u, line in zip(users, lines, strict=True):
+        rec = json.loads(line)
+        assert set(rec) == {"user", "ranked", "test"} and rec["user"] == str(ds.user_ids[u])
+        assert len(rec["ranked"]) == min(100, ds.num_videos - len(train[u]))
+        assert sorted(rec["test"]) == sorted(str(ds.video_ids[v]) for v in test[u])
+        ranked_idx = [int(v[1:]) for v, _ in rec["ranked"]]  # synthetic ids are "v<index>"
+        expected = sorted((v for v in range(ds.num_videos) if v not in train[u]), key=lambda v: (-scores[u, v], v))
+        assert ranked_idx == expected[:100]
+        assert [s for _, s in rec["ranked"]] == pytest.approx([float(scores[u, v]) for v in ranked_idx], rel=1e-5)
+    assert not list(path.parent.glob(".*tmp*"))  # atomic write leaves no temporary file
+    dump_rankings(u_emb, v_emb, ds, split, tmp_path / "top5.jsonl", top=5)
+    assert all(len(json.loads(x)["ranked"]) == 5 for x in (tmp_path / "top5.jsonl").read_text().splitlines())
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"protocol": "bogus"}, {"num_negatives": 0}, {"ks": ()}, {"ks": (0, 5)}, {"ks": ("a",)},
+    {"seed": -1}, {"batch_size": 0},
+])
+def test_config_validation(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        EvalConfig(**kwargs)
+
+
+def test_config_normalises_ks() -> None:
+    ks: Any = [10, 5]  # e.g. read from YAML
+    cfg = EvalConfig(ks=ks)
+    assert cfg.ks == (10, 5) and cfg.protocols == ("sampled", "full")
+
+
+def test_evaluate_rejects_bad_inputs(world: tuple[Dataset, Split], tmp_path: Path) -> None:
+    ds, split = world
+    u_emb, v_emb = _random(ds)
+    with pytest.raises(ValueError, match="part"):
+        evaluate(u_emb, v_emb, ds, split, part=TRAIN)
+    with pytest.raises(ValueError, match="embeddings"):
+        evaluate(u_emb[:-1], v_emb, ds, split)
+    with pytest.raises(ValueError, match="embeddings"):
+        evaluate(u_emb, v_emb[:, :3], ds, split)
+    other = make_split(generate(SynthConfig(num_users=80, num_videos=200, mean_interactions=15, seed=1)),
+                       SplitConfig())
+    with pytest.raises(ValueError, match="different data"):
+        evaluate(u_emb, v_emb, ds, other)
+    with pytest.raises(ValueError, match="top"):
+        dump_rankings(u_emb, v_emb, ds, split, tmp_path / "x.jsonl", top=0)
+    with pytest.raises(ValueError, match="NaN"):
+        evaluate(torch.full_like(u_emb, math.nan), v_emb, ds, split)
+
+
+def test_no_evaluated_user_gives_nan(world: tuple[Dataset, Split]) -> None:
+    ds, _ = world
+    split = make_split(ds, SplitConfig(val_rate=0.0))  # no validation part at all
+    res = evaluate(*_random(ds), ds, split, part=VAL, config=EvalConfig(ks=(5,)))
+    for r in res.values():
+        assert r["num_users"] == 0 and math.isnan(r["recall@5"]) and math.isnan(r["auc"])
