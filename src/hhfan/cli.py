@@ -234,11 +234,13 @@ def train_cmd(
     overrides: SetOpt = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue a killed run in --out.")] = False,
     device: Annotated[str | None, typer.Option("--device", help="cpu | cuda | cuda:N")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="hhfan (default) | bprmf | lightgcn")] = None,
 ) -> None:
-    """Train HHFAN with BPR, select the best epoch on validation, write test metrics to RUN_DIR/metrics.json."""
+    """Train a model with BPR, select the best epoch on validation, write test metrics to RUN_DIR/metrics.json."""
     from hhfan.runner import RunConfig, train_run
 
     sets = list(overrides or []) + ([f"train.device={device}"] if device else [])
+    sets += [f"model_name={model}"] if model else []
     with _errors():
         cfg = resolve(RunConfig, config, sets)
         if cfg.train.device.startswith("cuda"):
@@ -307,8 +309,9 @@ def recommend_cmd(
     for i, r in enumerate(result["recommendations"], 1):
         table.add_row(str(i), r["video"], f"{r['score']:.4f}")
     console.print(table)
-    att = ", ".join(f"{n} {w:.2f}" for n, w in result["neighbor_attention"].items())
-    console.print(f"neighbour attention (Eq. 7) of the user's embedding: {att}")
+    if result["neighbor_attention"]:
+        att = ", ".join(f"{n} {w:.2f}" for n, w in result["neighbor_attention"].items())
+        console.print(f"neighbour attention (Eq. 7) of the user's embedding: {att}")
 
 
 # ---------------------------------------------------------------------------------------- quickstart

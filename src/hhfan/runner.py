@@ -21,6 +21,9 @@ import numpy as np
 import torch
 import yaml
 
+from hhfan.baselines.config import BaselineConfig
+from hhfan.baselines.lightgcn import LightGCN
+from hhfan.baselines.mf import BPRMF
 from hhfan.config import from_dict, to_dict
 from hhfan.data.atomic import atomic_file
 from hhfan.data.dataset import Dataset, DatasetError
@@ -30,22 +33,35 @@ from hhfan.eval.protocols import EvalConfig, evaluate
 from hhfan.graph.artifacts import GraphArtifacts, GraphBuildConfig, build_artifacts
 from hhfan.graph.mhig import GraphConfig
 from hhfan.graph.sampler import SamplerConfig
+from hhfan.model.base import Recommender
 from hhfan.model.hhfan import HHFAN, HHFANConfig
 from hhfan.model.inputs import ModelInputs
 from hhfan.train.trainer import EpochRecord, TrainConfig, load_checkpoint, train
 from hhfan.train.triples import TrainingPairs, walk_positives
 
+MODELS: tuple[str, ...] = ("hhfan", "bprmf", "lightgcn")
+
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that defines a run; saved as ``RUN_DIR/config.yaml``."""
+    """Everything that defines a run; saved as ``RUN_DIR/config.yaml``.
 
+    ``model_name`` picks the model: ``hhfan`` (configured by ``model``) or a baseline (configured by
+    ``baseline``); every model goes through the same split, trainer and evaluation.
+    """
+
+    model_name: str = "hhfan"
     split: SplitConfig = field(default_factory=SplitConfig)
     graph: GraphConfig = field(default_factory=GraphConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     model: HHFANConfig = field(default_factory=HHFANConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
+
+    def __post_init__(self) -> None:
+        if self.model_name not in MODELS:
+            raise ValueError(f"unknown model {self.model_name!r}; choose one of {', '.join(MODELS)}")
 
     def build_config(self) -> GraphBuildConfig:
         """The graph-stage part of the config."""
@@ -59,7 +75,7 @@ class Run:
     config: RunConfig
     dataset: Dataset
     artifacts: GraphArtifacts
-    model: HHFAN
+    model: Recommender
     run_dir: Path
 
 
@@ -70,10 +86,19 @@ def _quiet(_msg: str) -> None:
     return None
 
 
-def build_model(cfg: RunConfig, ds: Dataset, art: GraphArtifacts, device: str | None = None) -> HHFAN:
-    """A freshly initialised model, seeded by ``train.seed``, on ``device`` (default: ``train.device``)."""
+def build_model(cfg: RunConfig, ds: Dataset, art: GraphArtifacts, device: str | None = None) -> Recommender:
+    """A freshly initialised ``cfg.model_name``, seeded by ``train.seed``, on ``device`` (default: ``train.device``)."""
     torch.manual_seed(cfg.train.seed)
-    return HHFAN(ModelInputs.from_artifacts(art, ds), cfg.model).to(device or cfg.train.device)
+    model: Recommender
+    if cfg.model_name == "hhfan":
+        model = HHFAN(ModelInputs.from_artifacts(art, ds), cfg.model)
+    elif cfg.model_name == "bprmf":
+        model = BPRMF(ds.num_users, ds.num_videos, cfg.baseline)
+    else:
+        train = art.split.mask(TRAIN)
+        model = LightGCN(ds.num_users, ds.num_videos, ds.interactions.user[train], ds.interactions.video[train],
+                         cfg.baseline)
+    return model.to(device or cfg.train.device)
 
 
 def validation_fn(ds: Dataset, art: GraphArtifacts, cfg: RunConfig) -> Callable[[Any], dict[str, float]]:
@@ -197,9 +222,11 @@ def recommend(run: Run, user_id: str, k: int = 10) -> dict[str, Any]:
     seen = it.video[(it.user == u) & run.artifacts.split.mask(TRAIN)]
     scores[torch.from_numpy(seen.astype(np.int64))] = -torch.inf
     top = torch.topk(scores, min(k, ds.num_videos - seen.shape[0]))
-    with torch.no_grad():
-        out = run.model.nodes_forward(torch.tensor([u]))
-    alpha = dict(zip(run.model.candidate_names(), out.alpha[0].tolist(), strict=True))
+    alpha: dict[str, float] = {}
+    if isinstance(run.model, HHFAN):
+        with torch.no_grad():
+            out = run.model.nodes_forward(torch.tensor([u]))
+        alpha = dict(zip(run.model.candidate_names(), out.alpha[0].tolist(), strict=True))
     return {"user": user_id, "recommendations": [
         {"video": str(ds.video_ids[i]), "score": float(s)} for s, i in zip(top.values.tolist(), top.indices.tolist(),
                                                                              strict=True)],

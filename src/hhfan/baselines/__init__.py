@@ -1,0 +1,1 @@
+"""Baselines under the same :class:`~hhfan.model.base.Recommender` interface, trainer and protocols."""
