@@ -48,8 +48,8 @@ def run_case(case: str, epochs: int, repeats: int) -> dict[str, Any]:
     cfg = resolve(RunConfig, PRESETS[case], [])
     t0 = time.perf_counter()
     art = build_artifacts(ds, cfg.build_config())
-    out: dict[str, Any] = {"config": str(PRESETS[case].relative_to(REPO)), "graph_and_tables_s": time.perf_counter() - t0,
-                           "torch_threads": torch.get_num_threads()}
+    out: dict[str, Any] = {"config": str(PRESETS[case].relative_to(REPO)),
+                           "graph_and_tables_s": time.perf_counter() - t0, "torch_threads": torch.get_num_threads()}
     model = build_model(cfg, ds, art)
     m = art.split.mask(TRAIN)
     pairs = TrainingPairs(ds.interactions.user[m], ds.interactions.video[m], ds.num_users, ds.num_videos)

@@ -44,6 +44,8 @@ def test_hand_computed_simple() -> None:
         "hit@1": 0.0, "hit@2": 1.0, "hit@5": 1.0,
         # first relevant at rank 2
         "mrr@1": 0.0, "mrr@2": 1 / 2, "mrr@5": 1 / 2,
+        # recall_capped@K = hits / min(2, K): @1 0/1, @2 1/2, @3 1/2, @4 2/2
+        "recall_capped@1": 0.0, "recall_capped@2": 1 / 2, "recall_capped@3": 1 / 2, "recall_capped@4": 1.0,
         # positives 0.8 and 0.6 vs negatives 0.9, 0.7, 0.5: 0.8 beats 0.7, 0.5 (2); 0.6 beats 0.5 (1) -> 3/6
         "auc": 3 / 6,
     })
