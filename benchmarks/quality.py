@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("HHFAN_SHARED_DATA", REPO.parent / "shared" / "data"))
+from common import REPO, SHARED
+
 REFERENCE = REPO.parent / "shared" / "reference"
 SOURCES = {"ml-1m": ("movielens-1m", SHARED / "ml-1m"), "tiktok": ("tiktok", SHARED / "tiktok-mmssl")}
 SHOWN = {"sampled": ["precision@10", "recall@10", "ndcg@10", "auc"], "full": ["recall@20", "ndcg@20", "auc"]}

@@ -17,22 +17,15 @@ import argparse
 import json
 import os
 import platform
-import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("HHFAN_SHARED_DATA", REPO.parent / "shared" / "data"))
+from common import REPO, SHARED, peak_rss_gib, run_child, write_results
+
 RESULTS = REPO / "benchmarks" / "results" / "sampler.json"
-
-
-def _peak_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
 
 
 def _load(case: str, kwai_users: int, kwai_videos: int) -> tuple[Any, str, dict[str, float]]:
@@ -100,7 +93,7 @@ def run_case(case: str, python_starts: int, kwai_users: int, kwai_videos: int, r
     out["speedup_vs_python"] = out["steps_per_s"] / out["python_steps_per_s"]
     out["speedup_vs_python_1thread"] = out["steps_per_s_1thread"] / out["python_steps_per_s"]
     out["torch_cluster"] = _torch_cluster(g, starts)
-    out["peak_rss_gib"] = _peak_rss_gib()
+    out["peak_rss_gib"] = peak_rss_gib()
     return out
 
 
@@ -142,15 +135,9 @@ def main() -> None:
         if case in ("tiktok", "ml-1m") and not SHARED.is_dir():
             print(f"skip {case}: {SHARED} not found")
             continue
-        cmd = [sys.executable, __file__, "--child", case, "--python-starts", str(a.python_starts), "--repeats",
-               str(a.repeats),
-               "--kwai-users", str(a.kwai_users), "--kwai-videos", str(a.kwai_videos)]
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            print(proc.stderr[-3000:], file=sys.stderr)
-            raise SystemExit(f"case {case} failed")
-        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        r = run_child(__file__, case, ["--python-starts", str(a.python_starts), "--repeats", str(a.repeats),
+                                       "--kwai-users", str(a.kwai_users), "--kwai-videos", str(a.kwai_videos)])
         r["case_wall_s"] = time.perf_counter() - t0
         results["cases"][case] = r
         print(f"{case:7s} starts={r['starts']:>7,} tables={r['tables_s']:7.2f}s "
@@ -158,9 +145,7 @@ def main() -> None:
               f"python={r['python_steps_per_s'] / 1e6:5.3f}M speedup={r['speedup_vs_python']:6.0f}x "
               f"(1 thread {r['speedup_vs_python_1thread']:5.0f}x) peak={r['peak_rss_gib']:.2f}GiB "
               f"torch-cluster={'yes' if r['torch_cluster']['available'] else 'not installed'}", flush=True)
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(results, indent=2))
-    print(f"wrote {a.out}")
+    write_results(a.out, results)
 
 
 if __name__ == "__main__":

@@ -16,17 +16,14 @@ import argparse
 import json
 import os
 import platform
-import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("HHFAN_SHARED_DATA", REPO.parent / "shared" / "data"))
+from common import REPO, SHARED, peak_rss_gib, run_child, write_results
+
 RESULTS = REPO / "benchmarks" / "results" / "train.json"
 PRESETS = {"ml-1m": REPO / "configs" / "ml-1m" / "hhfan.yaml", "tiktok": REPO / "configs" / "tiktok" / "hhfan.yaml"}
 
@@ -79,7 +76,7 @@ def run_case(case: str, epochs: int, repeats: int) -> dict[str, Any]:
         "batch_size": cfg.train.batch_size, "dim": cfg.model.dim, "epochs_timed": epochs,
         "seconds_per_epoch": float(np.median(secs)), "triples_per_s": n / float(np.median(secs)),
         "full_eval_s": float(np.median(ev_secs)), "full_eval_users": int(res["full"]["num_users"]),
-        "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "peak_rss_gib": peak_rss_gib(),
     })
     return out
 
@@ -100,19 +97,12 @@ def main() -> None:
         raise SystemExit(f"{SHARED} not found: this benchmark needs the real datasets")
     results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "cases": {}}
     for case in a.cases.split(","):
-        cmd = [sys.executable, __file__, "--child", case, "--epochs", str(a.epochs), "--repeats", str(a.repeats)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            print(proc.stderr[-3000:], file=sys.stderr)
-            raise SystemExit(f"case {case} failed")
-        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        r = run_child(__file__, case, ["--epochs", str(a.epochs), "--repeats", str(a.repeats)])
         results["cases"][case] = r
         print(f"{case:7s} epoch={r['seconds_per_epoch']:6.1f}s triples/s={r['triples_per_s']:>9,.0f} "
               f"full-ranking eval of {r['full_eval_users']:,} users={r['full_eval_s']:.2f}s "
               f"peak={r['peak_rss_gib']:.2f}GiB", flush=True)
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(results, indent=2))
-    print(f"wrote {a.out}")
+    write_results(a.out, results)
 
 
 if __name__ == "__main__":

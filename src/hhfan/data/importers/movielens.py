@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from hhfan.data.dataset import Dataset, DatasetError, Interactions
+from hhfan.data.importers.common import kept_users
 
 log = logging.getLogger(__name__)
 
@@ -258,13 +259,7 @@ def load_movielens_1m(source: Path, text_dim: int = 64, seed: int = 0) -> Datase
     video_tags = np.array([(v, tag_index[g]) for v, gs in enumerate(genres) for g in gs],
                           dtype=np.int32).reshape(-1, 2)
 
-    per_user = np.bincount(user, minlength=nu)
-    kept = np.flatnonzero(per_user > 0)
-    if kept.shape[0] < nu:
-        log.warning("%s: dropping %d of %d users with no interaction in train.txt or test.txt",
-                    ck, nu - kept.shape[0], nu)
-    remap = np.full(nu, -1, dtype=np.int64)
-    remap[kept] = np.arange(kept.shape[0])
+    kept, remap = kept_users(user, nu, f"{ck} (train.txt + test.txt)")
 
     return Dataset(
         name="ml-1m",

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from hhfan.data.dataset import Dataset, DatasetError, Interactions
+from hhfan.data.importers.common import kept_users
 from hhfan.data.importers.safe_pickle import load_sparse_pickle
 
 log = logging.getLogger(__name__)
@@ -126,13 +127,7 @@ def load_tiktok(source: Path) -> Dataset:
 
     features = {m: _load_features(source / f, num_videos) for m, f in FEATURE_FILES.items()}
 
-    per_user = np.bincount(user, minlength=num_users)
-    kept = np.flatnonzero(per_user > 0)
-    if kept.shape[0] < num_users:
-        log.warning("%s: dropping %d of %d users with no interaction in any split part",
-                    source, num_users - kept.shape[0], num_users)
-    remap = np.full(num_users, -1, dtype=np.int64)
-    remap[kept] = np.arange(kept.shape[0])
+    kept, remap = kept_users(user, num_users, f"{source} (any split part)")
 
     order = np.lexsort((video, user, split))  # (split, user, video)
     return Dataset(
