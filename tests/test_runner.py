@@ -113,6 +113,13 @@ def test_cli_bad_inputs(trained: Path, data_dir: Path, tmp_path: Path) -> None:
     assert code == 2 and "model.dim: expected int" in out
     code, out = _cli("train", "--data", str(data_dir), "--out", str(trained))
     assert code == 1 and "not empty" in out
+    code, out = _cli("train", "--data", str(data_dir), "--out", str(tmp_path / "z"), "--model", "nope")
+    assert code == 2 and "unknown model 'nope'" in out
+    import torch
+
+    if not torch.cuda.is_available():
+        code, out = _cli("train", "--data", str(data_dir), "--out", str(tmp_path / "g"), "--device", "cuda")
+        assert code == 1 and "no CUDA device" in out
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage"])
