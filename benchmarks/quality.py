@@ -1,12 +1,13 @@
-"""HHFAN quality on the real datasets, mean ± std over seeds, against the paper's and published numbers.
+"""Model quality on the real datasets, mean ± std over seeds, against the paper's and published numbers.
 
-Each seed is a full ``hhfan train`` run (same preset, ``train.seed`` and ``split.seed`` = the seed;
-TikTok keeps its predefined split) into ``--runs/<dataset>/seed<S>``; the test metrics of the best
-validation epoch are collected and summarised into ``benchmarks/results/quality_<dataset>.json`` and
-``.md``. Model selection never sees test data.
+Each seed is a full ``hhfan train --model MODEL`` run with the preset ``configs/<dataset>/<model>.yaml``
+(``train.seed`` and ``split.seed`` = the seed; TikTok keeps its predefined split) into
+``--runs/<dataset>/<model>/seed<S>``; the test metrics of the best validation epoch are summarised into
+``benchmarks/results/quality_<dataset>.json`` / ``.md`` (``quality_<dataset>_<model>`` for other
+models). Model selection never sees test data.
 
     python benchmarks/quality.py --dataset ml-1m --seeds 0,1,2
-    python benchmarks/quality.py --dataset tiktok --seeds 0,1,2 --set train.epochs=5   # quicker
+    python benchmarks/quality.py --dataset tiktok --model lightgcn --seeds 0,1,2
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", choices=sorted(SOURCES), required=True)
     ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--model", default="hhfan", help="hhfan | bprmf | lightgcn")
     ap.add_argument("--runs", type=Path, default=REPO / "runs" / "quality")
     ap.add_argument("--set", dest="sets", action="append", default=[], help="extra key=value overrides")
     a = ap.parse_args()
@@ -68,35 +70,37 @@ def main() -> None:
     if not data.exists():
         subprocess.run([sys.executable, "-m", "hhfan", "data", "import", kind, "--source", str(source),
                         "--out", str(data)], check=True)
-    preset = REPO / "configs" / a.dataset / "hhfan.yaml"
+    preset = REPO / "configs" / a.dataset / f"{a.model}.yaml"
     per_seed: dict[int, dict[str, dict[str, float]]] = {}
     for seed in (int(s) for s in a.seeds.split(",")):
-        run = a.runs / a.dataset / f"seed{seed}"
+        run = a.runs / a.dataset / a.model / f"seed{seed}"
         if not (run / "metrics.json").exists():
             sets = [f"train.seed={seed}", f"split.seed={seed}", *a.sets]
             args = [x for s in sets for x in ("--set", s)]
             resume = ["--resume"] if (run / "last.pt").exists() else []
-            subprocess.run([sys.executable, "-m", "hhfan", "train", "--data", str(data), "--out", str(run),
-                            "--config", str(preset), *args, *resume], check=True)
+            subprocess.run([sys.executable, "-m", "hhfan", "train", "--model", a.model, "--data", str(data),
+                            "--out", str(run), "--config", str(preset), *args, *resume], check=True)
         per_seed[seed] = json.loads((run / "metrics.json").read_text())
-    summary: dict[str, Any] = {"dataset": a.dataset, "preset": str(preset.relative_to(REPO)), "overrides": a.sets,
-                               "seeds": sorted(per_seed), "paper_hhfan_table2": _paper(a.dataset),
+    summary: dict[str, Any] = {"dataset": a.dataset, "model": a.model, "preset": str(preset.relative_to(REPO)),
+                               "overrides": a.sets, "seeds": sorted(per_seed), "paper_hhfan_table2": _paper(a.dataset),
                                "published_full_ranking": _published(a.dataset), "protocols": {}}
     for proto in ("sampled", "full"):
         names = sorted(per_seed[next(iter(per_seed))][proto])
         summary["protocols"][proto] = {
             n: {"mean": float(np.mean([m[proto][n] for m in per_seed.values()])),
                 "std": float(np.std([m[proto][n] for m in per_seed.values()]))} for n in names}
-    out = REPO / "benchmarks" / "results" / f"quality_{a.dataset}.json"
+    suffix = "" if a.model == "hhfan" else f"_{a.model}"
+    out = REPO / "benchmarks" / "results" / f"quality_{a.dataset}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=out.parent, delete=False, suffix=".tmp") as fh:
         json.dump(summary, fh, indent=2)
     os.replace(fh.name, out)
-    lines = [f"HHFAN on {a.dataset}, {len(per_seed)} seeds (mean ± std), preset `{summary['preset']}`", ""]
+    label = {"hhfan": "HHFAN", "bprmf": "BPR-MF", "lightgcn": "LightGCN"}[a.model]
+    lines = [f"{label} on {a.dataset}, {len(per_seed)} seeds (mean ± std), preset `{summary['preset']}`", ""]
     for proto, names in SHOWN.items():
         s = summary["protocols"][proto]
         lines += [f"| {proto} | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|",
-                  "| HHFAN (ours) | " + " | ".join(f"{s[n]['mean']:.4f} ± {s[n]['std']:.4f}" for n in names) + " |"]
+                  f"| {label} (ours) | " + " | ".join(f"{s[n]['mean']:.4f} ± {s[n]['std']:.4f}" for n in names) + " |"]
         if proto == "sampled" and summary["paper_hhfan_table2"]:
             p = summary["paper_hhfan_table2"]
             lines.append("| HHFAN (paper, Table II) | " + " | ".join(f"{p[n]:.4f}" if n in p else "—" for n in names)

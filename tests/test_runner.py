@@ -139,3 +139,16 @@ def test_recommend_embeddings_are_deterministic(trained: Path) -> None:
     a = load_run(trained).model.all_embeddings()[0]
     b = load_run(trained).model.all_embeddings()[0]
     assert np.array_equal(a.numpy(), b.numpy())
+
+
+def test_pretrained_inputs_need_the_same_split(data_dir: Path, tmp_path: Path) -> None:
+    mf = tmp_path / "mf"
+    train_run(data_dir, mf, resolve(RunConfig, None, ["model_name=bprmf", "baseline.dim=8", "train.epochs=1",
+                                                     "graph.codewords=8", "sampler.num_collect=40"]))
+    cfg = resolve(RunConfig, None, [*FAST, "train.epochs=1", f"model.pretrained_run={mf}"])
+    train_run(data_dir, tmp_path / "h", cfg)
+    run = load_run(tmp_path / "h")
+    assert run.model.transform["user"].x.shape == (run.dataset.num_users, 8)  # type: ignore[union-attr]
+    other = resolve(RunConfig, None, [*FAST, "train.epochs=1", "split.seed=7", f"model.pretrained_run={mf}"])
+    with pytest.raises(Exception, match="different split"):
+        train_run(data_dir, tmp_path / "h2", other)

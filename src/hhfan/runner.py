@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,12 @@ def build_model(cfg: RunConfig, ds: Dataset, art: GraphArtifacts, device: str | 
     torch.manual_seed(cfg.train.seed)
     model: Recommender
     if cfg.model_name == "hhfan":
-        model = HHFAN(ModelInputs.from_artifacts(art, ds), cfg.model)
+        inputs = ModelInputs.from_artifacts(art, ds)
+        if cfg.model.pretrained_run:
+            eu, ev = pretrained_embeddings(Path(cfg.model.pretrained_run), ds, art)
+            inputs = replace(inputs, user_pretrained=eu, video_pretrained=ev)
+        torch.manual_seed(cfg.train.seed)
+        model = HHFAN(inputs, cfg.model)
     elif cfg.model_name == "bprmf":
         model = BPRMF(ds.num_users, ds.num_videos, cfg.baseline)
     else:
@@ -99,6 +104,16 @@ def build_model(cfg: RunConfig, ds: Dataset, art: GraphArtifacts, device: str | 
         model = LightGCN(ds.num_users, ds.num_videos, ds.interactions.user[train], ds.interactions.video[train],
                          cfg.baseline)
     return model.to(device or cfg.train.device)
+
+
+def pretrained_embeddings(run_dir: Path, ds: Dataset, art: GraphArtifacts) -> tuple[torch.Tensor, torch.Tensor]:
+    """User and video embeddings of another run on the *same* data and split (else test would leak)."""
+    other = load_run(run_dir, ds=ds)
+    if not np.array_equal(other.artifacts.split.part, art.split.part):
+        raise DatasetError(f"{run_dir} was trained on a different split; pre-trained inputs must come from a run "
+                           "with the same split, or its training data would include this run's test data")
+    eu, ev = other.model.all_embeddings()
+    return eu.float().cpu(), ev.float().cpu()
 
 
 def validation_fn(ds: Dataset, art: GraphArtifacts, cfg: RunConfig) -> Callable[[Any], dict[str, float]]:

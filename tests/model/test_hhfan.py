@@ -113,3 +113,14 @@ def test_config_validation() -> None:
         HHFANConfig(aggregator="gru")
     with pytest.raises(ValueError, match="video_input"):
         HHFANConfig(video_input="pixels")
+
+
+def test_xavier_init_option(inputs: ModelInputs) -> None:
+    torch.manual_seed(0)
+    m = HHFAN(inputs, HHFANConfig(dim=32, init="xavier"))
+    w = m.aggregate["user"].lstm.weight_ih_l0.detach()  # type: ignore[union-attr]
+    bound = (6 / (w.shape[0] + w.shape[1])) ** 0.5
+    assert float(w.abs().max()) <= bound + 1e-6
+    assert abs(float(m.transform["user"].emb.weight.detach().std()) - 0.1) < 0.02  # embeddings stay N(0, 0.1)
+    with pytest.raises(ValueError, match="init"):
+        HHFANConfig(init="he")

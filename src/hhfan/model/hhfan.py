@@ -44,7 +44,13 @@ class HHFANConfig:
         neighbor_attention: Eq. (6)-(7) on; False = ablation HHFAN-n (uniform α).
         include_self: the node's own f(v) is a 4th candidate of Eq. (6) (see module docstring).
         video_input: x_v of videos: ``id``, ``content`` or ``id+content``.
-        init_std: N(0, init_std) initialisation of every weight (paper: 0.1); biases start at 0.
+        pretrained_run: optional RUN_DIR of another model trained on the same data and split; its user and
+            video embeddings become part of x_v (users: id + pre-trained; videos: + pre-trained next to
+            content). Empty = none.
+        init_std: N(0, init_std) initialisation (paper: 0.1); biases start at 0.
+        init: ``normal`` — every weight N(0, init_std), as §IV-C says; ``xavier`` — embeddings
+            N(0, init_std), but linear, LSTM and attention weights Xavier-uniform (keeps LSTM gates
+            and attention logits in their working range at any d).
         negative_slope: LeakyReLU slope of Eq. (7).
     """
 
@@ -55,7 +61,9 @@ class HHFANConfig:
     include_self: bool = True
     video_input: str = "id+content"
     init_std: float = 0.1
+    init: str = "normal"
     negative_slope: float = 0.2
+    pretrained_run: str = ""
 
     def __post_init__(self) -> None:
         if self.dim < 1:
@@ -66,6 +74,8 @@ class HHFANConfig:
             raise ValueError(f"video_input must be id, content or id+content, got {self.video_input!r}")
         if self.init_std <= 0:
             raise ValueError("init_std must be > 0")
+        if self.init not in ("normal", "xavier"):
+            raise ValueError(f"init must be normal or xavier, got {self.init!r}")
 
 
 class NodeOutput(NamedTuple):
@@ -87,7 +97,9 @@ class HHFAN(Recommender):
         self.num_users, self.num_videos = inputs.counts["user"], inputs.counts["video"]
         d = cfg.dim
         feats = dict(inputs.node_features)
-        video_feats = inputs.video_content if cfg.video_input != "id" else None
+        parts = [x for x in (inputs.video_content if cfg.video_input != "id" else None, inputs.video_pretrained)
+                 if x is not None]
+        video_feats = torch.cat(parts, dim=1) if parts else None
         if cfg.video_input == "content" and video_feats is None:
             raise ValueError("video_input='content' but the dataset has no video features")
         self.group_types = [t for t in inputs.neighbor_ids if inputs.counts[t] > 0]
@@ -96,6 +108,8 @@ class HHFAN(Recommender):
         for t in {"user", "video", *self.group_types}:
             if t == "video":
                 self.transform[t] = FeatureTransformer(inputs.counts[t], d, video_feats, cfg.video_input != "content")
+            elif t == "user":
+                self.transform[t] = FeatureTransformer(inputs.counts[t], d, inputs.user_pretrained, learn_ids=True)
             else:
                 f = feats.get(t)
                 self.transform[t] = FeatureTransformer(inputs.counts[t], d, f, learn_ids=f is None)
@@ -108,10 +122,12 @@ class HHFAN(Recommender):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """N(0, init_std) for every weight, zeros for biases (§IV-C)."""
+        """N(0, init_std) for every weight (§IV-C) or Xavier for non-embedding weights; zeros for biases."""
         for name, p in self.named_parameters():
             if name.endswith("bias") or ".bias_" in name:
                 nn.init.zeros_(p)
+            elif self.config.init == "xavier" and ".emb." not in name and p.dim() == 2:
+                nn.init.xavier_uniform_(p)
             else:
                 nn.init.normal_(p, 0.0, self.config.init_std)
 

@@ -26,6 +26,8 @@ class ModelInputs:
         neighbor_ids: type -> int64 ``[num_users + num_videos, k_t]`` type-local neighbour ids;
             rows are users ``0..U-1`` then videos.
         neighbor_mask: type -> bool, True where the slot holds a sampled neighbour.
+        user_pretrained / video_pretrained: optional float32 ``[count, p]`` pre-trained x_v of users and
+            videos (the paper: x_v "can be pre-trained"), e.g. another model's embeddings on the same split.
     """
 
     counts: dict[str, int]
@@ -33,6 +35,8 @@ class ModelInputs:
     video_content: Tensor | None
     neighbor_ids: dict[str, Tensor]
     neighbor_mask: dict[str, Tensor]
+    user_pretrained: Tensor | None = None
+    video_pretrained: Tensor | None = None
 
     @classmethod
     def from_artifacts(cls, art: GraphArtifacts, ds: Dataset) -> ModelInputs:
