@@ -14,8 +14,8 @@ Choices where the paper is vague (all :class:`HHFANConfig` fields):
   features (codewords) use them; tags and user attributes use learned embeddings.
 * ``include_self``: the node's own transferred embedding f(v) joins the candidates of Eq. (6). The
   paper's Eq. (6) lists only the three neighbour groups, but Eq. (7) conditions on v, and without
-  f(v) a user's embedding is a function of its neighbours only. Default chosen on validation
-  (see README "Model choices").
+  f(v) a user's embedding is a function of its neighbours only. Default kept on validation: TikTok
+  validation NDCG@20 0.024 with it vs 0.023 without (README, "Model choices").
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ class HHFANConfig:
         pretrained_run: optional RUN_DIR of another model trained on the same data and split; its user and
             video embeddings become part of x_v (users: id + pre-trained; videos: + pre-trained next to
             content). Empty = none.
+        id_embeddings: users and videos also get a free learned id embedding in x_v; False keeps x_v to
+            features only (needs ``pretrained_run``), which overfits less on sparse data.
         init_std: N(0, init_std) initialisation (paper: 0.1); biases start at 0.
         init: ``normal`` — every weight N(0, init_std), as §IV-C says; ``xavier`` — embeddings
             N(0, init_std), but linear, LSTM and attention weights Xavier-uniform (keeps LSTM gates
@@ -64,6 +66,7 @@ class HHFANConfig:
     init: str = "normal"
     negative_slope: float = 0.2
     pretrained_run: str = ""
+    id_embeddings: bool = True
 
     def __post_init__(self) -> None:
         if self.dim < 1:
@@ -74,6 +77,8 @@ class HHFANConfig:
             raise ValueError(f"video_input must be id, content or id+content, got {self.video_input!r}")
         if self.init_std <= 0:
             raise ValueError("init_std must be > 0")
+        if not self.id_embeddings and not self.pretrained_run:
+            raise ValueError("id_embeddings=false needs pretrained_run (users would have no input at all)")
         if self.init not in ("normal", "xavier"):
             raise ValueError(f"init must be normal or xavier, got {self.init!r}")
 
@@ -107,9 +112,10 @@ class HHFAN(Recommender):
         self.transform = nn.ModuleDict()
         for t in {"user", "video", *self.group_types}:
             if t == "video":
-                self.transform[t] = FeatureTransformer(inputs.counts[t], d, video_feats, cfg.video_input != "content")
+                learn = cfg.video_input != "content" and cfg.id_embeddings
+                self.transform[t] = FeatureTransformer(inputs.counts[t], d, video_feats, learn)
             elif t == "user":
-                self.transform[t] = FeatureTransformer(inputs.counts[t], d, inputs.user_pretrained, learn_ids=True)
+                self.transform[t] = FeatureTransformer(inputs.counts[t], d, inputs.user_pretrained, cfg.id_embeddings)
             else:
                 f = feats.get(t)
                 self.transform[t] = FeatureTransformer(inputs.counts[t], d, f, learn_ids=f is None)
