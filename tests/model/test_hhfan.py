@@ -124,3 +124,29 @@ def test_xavier_init_option(inputs: ModelInputs) -> None:
     assert abs(float(m.transform["user"].emb.weight.detach().std()) - 0.1) < 0.02  # embeddings stay N(0, 0.1)
     with pytest.raises(ValueError, match="init"):
         HHFANConfig(init="he")
+
+
+def test_initialisation_does_not_depend_on_string_hashing() -> None:
+    """Same seed, different PYTHONHASHSEED -> identical weights (module order must not come from a set)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import torch\n"
+        "from hhfan.data.synth import SynthConfig, generate\n"
+        "from hhfan.graph.artifacts import GraphBuildConfig, build_artifacts\n"
+        "from hhfan.graph.mhig import GraphConfig\n"
+        "from hhfan.graph.sampler import SamplerConfig\n"
+        "from hhfan.model.hhfan import HHFAN, HHFANConfig\n"
+        "from hhfan.model.inputs import ModelInputs\n"
+        "ds = generate(SynthConfig(num_users=30, num_videos=60, mean_interactions=6))\n"
+        "art = build_artifacts(ds, GraphBuildConfig(graph=GraphConfig(codewords=4), "
+        "sampler=SamplerConfig(num_collect=30)))\n"
+        "torch.manual_seed(0)\n"
+        "m = HHFAN(ModelInputs.from_artifacts(art, ds), HHFANConfig(dim=8))\n"
+        "print(sum(float(p.double().sum() * (i + 1)) for i, p in enumerate(m.parameters())))\n"
+    )
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": h}).stdout for h in ("1", "2")}
+    assert len(outs) == 1, outs

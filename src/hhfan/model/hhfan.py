@@ -110,7 +110,7 @@ class HHFAN(Recommender):
         self.group_types = [t for t in inputs.neighbor_ids if inputs.counts[t] > 0]
         self.attr_types = [t for t in ATTRIBUTE_TYPES if t in self.group_types]
         self.transform = nn.ModuleDict()
-        for t in {"user", "video", *self.group_types}:
+        for t in dict.fromkeys(["user", "video", *self.group_types]):  # ordered: init must not depend on hashing
             if t == "video":
                 learn = cfg.video_input != "content" and cfg.id_embeddings
                 self.transform[t] = FeatureTransformer(inputs.counts[t], d, video_feats, learn)
