@@ -88,21 +88,22 @@ def _quiet(_msg: str) -> None:
 
 def build_model(cfg: RunConfig, ds: Dataset, art: GraphArtifacts, device: str | None = None) -> Recommender:
     """A freshly initialised ``cfg.model_name``, seeded by ``train.seed``, on ``device`` (default: ``train.device``)."""
-    torch.manual_seed(cfg.train.seed)
     model: Recommender
     if cfg.model_name == "hhfan":
         inputs = ModelInputs.from_artifacts(art, ds)
-        if cfg.model.pretrained_run:
+        if cfg.model.pretrained_run:  # loading another run draws random numbers: seed after it
             eu, ev = pretrained_embeddings(Path(cfg.model.pretrained_run), ds, art)
             inputs = replace(inputs, user_pretrained=eu, video_pretrained=ev)
         torch.manual_seed(cfg.train.seed)
         model = HHFAN(inputs, cfg.model)
-    elif cfg.model_name == "bprmf":
-        model = BPRMF(ds.num_users, ds.num_videos, cfg.baseline)
     else:
-        train = art.split.mask(TRAIN)
-        model = LightGCN(ds.num_users, ds.num_videos, ds.interactions.user[train], ds.interactions.video[train],
-                         cfg.baseline)
+        torch.manual_seed(cfg.train.seed)
+        if cfg.model_name == "bprmf":
+            model = BPRMF(ds.num_users, ds.num_videos, cfg.baseline)
+        else:
+            train = art.split.mask(TRAIN)
+            model = LightGCN(ds.num_users, ds.num_videos, ds.interactions.user[train],
+                             ds.interactions.video[train], cfg.baseline)
     return model.to(device or cfg.train.device)
 
 
