@@ -285,7 +285,7 @@ def evaluate_cmd(
         metrics = evaluate_run(r, protocol)
         if dump_rankings is not None:
             eu, ev = r.model.all_embeddings()
-            dump(eu, ev, r.dataset, r.artifacts.split, dump_rankings)
+            dump(eu, ev, r.dataset, r.artifacts.split, dump_rankings, scorer=r.model.score_matrix)
     _print_metrics(metrics)
     console.print_json(json.dumps(metrics))
 

@@ -22,8 +22,7 @@ import torch
 import yaml
 
 from hhfan.baselines.config import BaselineConfig
-from hhfan.baselines.lightgcn import LightGCN
-from hhfan.baselines.mf import BPRMF
+from hhfan.baselines.registry import BASELINES, BuildContext, build_baseline
 from hhfan.config import from_dict, to_dict
 from hhfan.data.atomic import atomic_file
 from hhfan.data.dataset import Dataset, DatasetError
@@ -39,7 +38,7 @@ from hhfan.model.inputs import ModelInputs
 from hhfan.train.trainer import EpochRecord, TrainConfig, load_checkpoint, train
 from hhfan.train.triples import TrainingPairs, walk_positives
 
-MODELS: tuple[str, ...] = ("hhfan", "bprmf", "lightgcn")
+MODELS: tuple[str, ...] = ("hhfan", *BASELINES)
 
 
 @dataclass(frozen=True)
@@ -97,13 +96,9 @@ def build_model(cfg: RunConfig, ds: Dataset, art: GraphArtifacts, device: str | 
         torch.manual_seed(cfg.train.seed)
         model = HHFAN(inputs, cfg.model)
     else:
+        art.check(ds)
         torch.manual_seed(cfg.train.seed)
-        if cfg.model_name == "bprmf":
-            model = BPRMF(ds.num_users, ds.num_videos, cfg.baseline)
-        else:
-            train = art.split.mask(TRAIN)
-            model = LightGCN(ds.num_users, ds.num_videos, ds.interactions.user[train],
-                             ds.interactions.video[train], cfg.baseline)
+        model = build_baseline(cfg.model_name, BuildContext(ds, art, cfg.baseline, cfg.train.seed))
     return model.to(device or cfg.train.device)
 
 
@@ -123,7 +118,7 @@ def validation_fn(ds: Dataset, art: GraphArtifacts, cfg: RunConfig) -> Callable[
 
     def validate(model: Any) -> dict[str, float]:
         eu, ev = model.all_embeddings()
-        return evaluate(eu.cpu(), ev.cpu(), ds, art.split, part=VAL, config=ecfg)["full"]
+        return evaluate(eu, ev, ds, art.split, part=VAL, config=ecfg, scorer=model.score_matrix)["full"]
 
     return validate
 
@@ -222,7 +217,7 @@ def evaluate_run(run: Run, protocol: str | None = None) -> dict[str, dict[str, f
     """Test metrics of a loaded run under ``protocol`` (default: the run's eval config, both protocols)."""
     ecfg = run.config.eval if protocol is None else EvalConfig(**{**vars(run.config.eval), "protocol": protocol})
     eu, ev = run.model.all_embeddings()
-    return evaluate(eu.cpu(), ev.cpu(), run.dataset, run.artifacts.split, part=TEST, config=ecfg)
+    return evaluate(eu, ev, run.dataset, run.artifacts.split, part=TEST, config=ecfg, scorer=run.model.score_matrix)
 
 
 def recommend(run: Run, user_id: str, k: int = 10) -> dict[str, Any]:
@@ -233,7 +228,8 @@ def recommend(run: Run, user_id: str, k: int = 10) -> dict[str, Any]:
         raise DatasetError(f"unknown user id {user_id!r}; see users.csv of {read_config(run.run_dir)[1]}")
     u = int(hits[0])
     eu, ev = run.model.all_embeddings()
-    scores = ev @ eu[u]
+    with torch.no_grad():
+        scores = run.model.score_matrix(eu[u : u + 1], ev)[0].cpu()
     it = ds.interactions
     seen = it.video[(it.user == u) & run.artifacts.split.mask(TRAIN)]
     scores[torch.from_numpy(seen.astype(np.int64))] = -torch.inf

@@ -12,26 +12,25 @@ import torch
 from hhfan.baselines.lightgcn import LightGCN
 from hhfan.baselines.mf import BPRMF
 from hhfan.config import resolve
-from hhfan.data.io import write_dataset
 from hhfan.data.split import TRAIN
-from hhfan.data.synth import SynthConfig, generate
 from hhfan.runner import RunConfig, load_run, train_run
+from tests.baselines.conftest import best_val
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    ds = generate(SynthConfig(num_users=200, num_videos=400, mean_interactions=25, seed=5))
-    return write_dataset(ds, tmp_path_factory.mktemp("b") / "data")
+def data_dir(baseline_world: Path) -> Path:
+    return baseline_world
 
 
 @pytest.mark.parametrize("name", ["bprmf", "lightgcn"])
-def test_baseline_trains_and_learns(name: str, data_dir: Path, tmp_path: Path) -> None:
+def test_baseline_trains_and_learns(name: str, data_dir: Path, tmp_path: Path, pop_val: float) -> None:
     cfg = resolve(RunConfig, None, [f"model_name={name}", "baseline.dim=16", "train.epochs=8",
                                     "train.batch_size=1024", "train.lr=0.05", "graph.codewords=8",
                                     "sampler.num_collect=40"])
     metrics = train_run(data_dir, tmp_path / name, cfg)
     log = [json.loads(x) for x in (tmp_path / name / "train_log.jsonl").read_text().splitlines()]
     assert log[-1]["val"]["ndcg@20"] > log[0]["val"]["ndcg@20"]
+    assert best_val(tmp_path / name) > pop_val
     assert metrics["sampled"]["auc"] > 0.7
     run = load_run(tmp_path / name)
     u, v = run.model.all_embeddings()
@@ -66,3 +65,16 @@ def test_bprmf_l2_covers_batch_only() -> None:
 def test_unknown_model_name() -> None:
     with pytest.raises(Exception, match="unknown model 'mystery'"):
         resolve(RunConfig, None, ["model_name=mystery"])
+
+
+def test_pop_ranks_by_training_popularity(data_dir: Path, tmp_path: Path, pop_val: float) -> None:
+    cfg = resolve(RunConfig, None, ["model_name=pop", "graph.codewords=8", "sampler.num_collect=40"])
+    metrics = train_run(data_dir, tmp_path / "p", cfg)
+    run = load_run(tmp_path / "p")
+    it, train = run.dataset.interactions, run.artifacts.split.mask(TRAIN)
+    counts = np.bincount(it.video[train], minlength=run.dataset.num_videos)
+    _, ev = run.model.all_embeddings()
+    order = torch.argsort(ev[:, 0], descending=True, stable=True).numpy()
+    assert np.all(np.diff(counts[order]) <= 0)  # most interacted first; held-out interactions not counted
+    assert 0.0 < pop_val < 1.0 and 0.5 < metrics["sampled"]["auc"] < 1.0
+    assert not list(run.model.parameters())

@@ -8,6 +8,7 @@ the batch's layer-0 embeddings (as in the paper's code).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -16,6 +17,9 @@ from torch_geometric.nn import LGConv
 
 from hhfan.baselines.config import BaselineConfig
 from hhfan.model.base import Recommender
+
+if TYPE_CHECKING:
+    from hhfan.baselines.registry import BuildContext
 
 
 class LightGCN(Recommender):
@@ -57,3 +61,8 @@ class LightGCN(Recommender):
         """One propagation for everyone."""
         e = self.propagate()
         return e[: self.num_users], e[self.num_users :]
+
+
+def build(ctx: BuildContext) -> LightGCN:
+    """Registry entry (:mod:`hhfan.baselines.registry`): propagates over training interactions only."""
+    return LightGCN(ctx.dataset.num_users, ctx.dataset.num_videos, ctx.train_user, ctx.train_video, ctx.config)

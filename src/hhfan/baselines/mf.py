@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from torch import Tensor, nn
 
 from hhfan.baselines.config import BaselineConfig
 from hhfan.model.base import Recommender
+
+if TYPE_CHECKING:
+    from hhfan.baselines.registry import BuildContext
 
 
 class BPRMF(Recommender):
@@ -30,3 +34,8 @@ class BPRMF(Recommender):
         """The factors of the batch's users and videos."""
         yield self.user(users)
         yield self.video(videos)
+
+
+def build(ctx: BuildContext) -> BPRMF:
+    """Registry entry (:mod:`hhfan.baselines.registry`)."""
+    return BPRMF(ctx.dataset.num_users, ctx.dataset.num_videos, ctx.config)

@@ -223,8 +223,16 @@ def sample_negatives(ds: Dataset, users: np.ndarray, num_negatives: int, seed: i
 # Evaluation
 
 
-def _check_embeddings(user_emb: Tensor, video_emb: Tensor, ds: Dataset) -> None:
-    if user_emb.ndim != 2 or video_emb.ndim != 2 or user_emb.shape[1] != video_emb.shape[1]:
+Scorer = Callable[[Tensor, Tensor], Tensor]
+
+
+def inner_product(user_emb: Tensor, video_emb: Tensor) -> Tensor:
+    """Default scorer: ``[B, d] x [N, d] -> [B, N]`` logits ``E_u E_vᵀ`` (Eq. 8 before the sigmoid)."""
+    return user_emb @ video_emb.T
+
+
+def _check_embeddings(user_emb: Tensor, video_emb: Tensor, ds: Dataset, same_dim: bool = True) -> None:
+    if user_emb.ndim != 2 or video_emb.ndim != 2 or (same_dim and user_emb.shape[1] != video_emb.shape[1]):
         raise ValueError(f"embeddings must be [num_users, d] and [num_videos, d], got {tuple(user_emb.shape)} "
                          f"and {tuple(video_emb.shape)}")
     if user_emb.shape[0] != ds.num_users or video_emb.shape[0] != ds.num_videos:
@@ -266,8 +274,9 @@ class _Accumulator:
 @torch.no_grad()
 def evaluate(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Split, part: int = TEST,
              config: EvalConfig | None = None,
-             progress: Callable[[int, int], None] | None = None) -> dict[str, dict[str, float]]:
-    """Evaluate inner-product embeddings on ``part`` of ``split`` under the protocols of ``config``.
+             progress: Callable[[int, int], None] | None = None,
+             scorer: Scorer | None = None) -> dict[str, dict[str, float]]:
+    """Evaluate embeddings on ``part`` of ``split`` under the protocols of ``config``.
 
     Args:
         user_emb: ``[num_users, d]`` final user embeddings (any device; the work runs there).
@@ -277,6 +286,9 @@ def evaluate(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Split, par
         part: ``TEST`` (default) or ``VAL``.
         config: protocols, cut-offs, negatives and seed; ``EvalConfig()`` when None.
         progress: called as ``progress(done_users, total_users)`` after every batch.
+        scorer: ``scorer(user_emb[batch], video_emb) -> [B, num_videos]`` logits for models that do not
+            score by inner product (NeuMF, DeepFM...; :meth:`Recommender.score_matrix`); default
+            :func:`inner_product`.
 
     Returns:
         ``{protocol: {"precision@K", "recall@K", "ndcg@K", "hit@K", "mrr@K" for every K, "auc", "num_users"}}``
@@ -284,7 +296,8 @@ def evaluate(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Split, par
         users (users with >= 1 interaction in ``part``); ``auc`` skips users without any negative.
     """
     cfg = EvalConfig() if config is None else config
-    _check_embeddings(user_emb, video_emb, ds)
+    _check_embeddings(user_emb, video_emb, ds, same_dim=scorer is None)
+    score_fn = scorer or inner_product
     protocols = cfg.protocols
     idx = _build_index(ds, split, part, need_seen="sampled" in protocols)
     device = user_emb.device
@@ -294,7 +307,7 @@ def evaluate(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Split, par
     total, done = int(idx.users.shape[0]), 0
     for users in _batches(idx.users, cfg.batch_size, nv):
         ut = torch.as_tensor(users, dtype=torch.int64, device=device)
-        scores = user_emb[ut] @ video_emb.T  # [B, nv]
+        scores = score_fn(user_emb[ut], video_emb)  # [B, nv]
         relevant = _dense_rows(idx.target, users, device)
         if "full" in protocols:
             per = ranking_metrics(scores, relevant, ~_dense_rows(idx.train, users, device), cfg.ks)
@@ -318,7 +331,7 @@ def evaluate(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Split, par
 
 @torch.no_grad()
 def dump_rankings(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Split, path: Path,
-                  part: int = TEST, top: int = 100) -> None:
+                  part: int = TEST, top: int = 100, scorer: Scorer | None = None) -> None:
     """Write each evaluated user's full-protocol top-``top`` list to ``path`` as JSON lines, atomically.
 
     One line per user with >= 1 interaction in ``part``, in user-index order::
@@ -329,10 +342,12 @@ def dump_rankings(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Split
     user's TRAIN interactions), best first, ties by video index; fewer when fewer candidates exist.
     ``test`` lists the user's interactions in ``part`` (so, for ``part=VAL``, the validation items), in
     video-index order. The file appears only once complete (:func:`hhfan.data.atomic.atomic_file`).
+    ``scorer`` is as in :func:`evaluate`.
     """
     if top < 1:
         raise ValueError(f"top must be >= 1, got {top}")
-    _check_embeddings(user_emb, video_emb, ds)
+    _check_embeddings(user_emb, video_emb, ds, same_dim=scorer is None)
+    score_fn = scorer or inner_product
     idx = _build_index(ds, split, part, need_seen=False)
     nv = ds.num_videos
     k = min(top, nv)
@@ -341,7 +356,7 @@ def dump_rankings(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Split
     with atomic_file(Path(path)) as tmp, open(tmp, "w", encoding="utf-8") as fh:
         for users in _batches(idx.users, 1024, nv):
             ut = torch.as_tensor(users, dtype=torch.int64, device=user_emb.device)
-            scores = (user_emb[ut] @ video_emb.T).to(torch.float64)
+            scores = score_fn(user_emb[ut], video_emb).to(torch.float64)
             excluded = _dense_rows(idx.train, users, user_emb.device)
             if bool((torch.isnan(scores) & ~excluded).any()):
                 raise ValueError("scores contain NaN (a diverged model?); cannot rank them")

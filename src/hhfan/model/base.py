@@ -8,7 +8,12 @@ is one trainer for all models (no trainer subclass per model):
   only the neighbourhoods they need;
 * :meth:`Recommender.score` — preference logits; Eq. (8)'s sigmoid is applied by the loss, never
   needed for ranking;
+* :meth:`Recommender.score_matrix` — logits of a batch of users against many videos (evaluation and
+  recommendation); inner product unless the model scores pairs otherwise (NeuMF, DeepFM...);
 * :meth:`Recommender.l2_terms` — the tensors that Eq. (10)'s ``λ‖θ‖²`` penalises for one batch.
+
+A model without trainable parameters (most-popular) is "fitted" in its constructor; the trainer then
+only validates and checkpoints it.
 """
 
 from __future__ import annotations
@@ -38,6 +43,22 @@ class Recommender(nn.Module):
         """Pairwise logits ``E_uᵀ E_v`` for aligned rows (Eq. 8 before the sigmoid)."""
         return (user_emb * video_emb).sum(dim=-1)
 
+    def score_matrix(self, user_emb: Tensor, video_emb: Tensor) -> Tensor:
+        """Logits of every user row against every video row, ``[B, d] x [N, d] -> [B, N]``.
+
+        Must agree with :meth:`score` (``score_matrix(u, v)[i, j] == score(u[i], v[j])``).
+        """
+        return user_emb @ video_emb.T
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the model's parameters (or buffers, for a model without parameters)."""
+        for t in self.parameters():
+            return t.device
+        for t in self.buffers():
+            return t.device
+        return torch.device("cpu")
+
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """Tensors penalised by ``λ‖θ‖²`` for a batch; default: every parameter of the model."""
         yield from self.parameters()
@@ -45,7 +66,7 @@ class Recommender(nn.Module):
     @torch.no_grad()
     def all_embeddings(self, batch_size: int = 4096) -> tuple[Tensor, Tensor]:
         """Embeddings of every user and every video (evaluation), computed in chunks without gradients."""
-        device = next(self.parameters()).device
+        device = self.device
         vids = torch.arange(self.num_videos, device=device)
         users = torch.arange(self.num_users, device=device)
         ev_parts, eu_parts = [], []

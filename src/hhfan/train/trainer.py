@@ -135,6 +135,8 @@ def train(model: Recommender, pairs: TrainingPairs, config: TrainConfig, validat
         torch.set_num_threads(cfg.num_threads)
     device = torch.device(cfg.device)
     extra = extra_positives if extra_positives is not None else np.empty((0, 2), np.int64)
+    if not any(p.requires_grad for p in model.parameters()):
+        return _fit_free(model, validate, run_dir, cfg.val_metric, meta, on_epoch)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     history: list[EpochRecord] = []
     best, best_epoch, start_epoch = -math.inf, -1, 0
@@ -175,3 +177,18 @@ def train(model: Recommender, pairs: TrainingPairs, config: TrainConfig, validat
         if on_epoch is not None:
             on_epoch(rec)
     return history
+
+
+def _fit_free(model: Recommender, validate: ValidateFn, run_dir: Path, val_metric: str,
+              meta: dict[str, Any] | None, on_epoch: Callable[[EpochRecord], None] | None) -> list[EpochRecord]:
+    """A model without trainable parameters (fitted when built): validate once, checkpoint it as epoch 0."""
+    t0 = time.perf_counter()
+    model.eval()
+    rec = EpochRecord(0, 0.0, validate(model), time.perf_counter() - t0, 0)
+    payload = {"model": model.state_dict(), "epoch": 0, **(meta or {})}
+    save_checkpoint(run_dir / "best.pt", payload)
+    save_checkpoint(run_dir / "last.pt", {**payload, "optimizer": {}, "best": rec.val[val_metric],
+                                          "best_epoch": 0, "history": [vars(rec)]})
+    if on_epoch is not None:
+        on_epoch(rec)
+    return [rec]
