@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 class MostPopular(Recommender):
     """Popularity ranking from training interaction counts."""
 
+    popularity: Tensor
+
     def __init__(self, num_users: int, num_videos: int, train_video: np.ndarray) -> None:
         super().__init__()
         self.num_users, self.num_videos = num_users, num_videos

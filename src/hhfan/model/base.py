@@ -53,10 +53,10 @@ class Recommender(nn.Module):
     @property
     def device(self) -> torch.device:
         """Device of the model's parameters (or buffers, for a model without parameters)."""
-        for t in self.parameters():
-            return t.device
-        for t in self.buffers():
-            return t.device
+        for p in self.parameters():
+            return p.device
+        for b in self.buffers():
+            return b.device
         return torch.device("cpu")
 
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
