@@ -234,7 +234,9 @@ def train_cmd(
     overrides: SetOpt = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue a killed run in --out.")] = False,
     device: Annotated[str | None, typer.Option("--device", help="cpu | cuda | cuda:N")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="hhfan (default) | bprmf | lightgcn")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="hhfan (default) or a baseline: pop, bprmf, neumf, fm, "
+                                              "deepfm, lightgcn, graphsage, pinsage, mmgcn, han, hetgnn, herec, semrec")
+                     ] = None,
 ) -> None:
     """Train a model with BPR, select the best epoch on validation, write test metrics to RUN_DIR/metrics.json."""
     from hhfan.runner import RunConfig, train_run
@@ -252,6 +254,37 @@ def train_cmd(
             metrics = train_run(data, out, cfg, resume=resume, say=_say, on_epoch=_epoch_line, on_step=step)
     _print_metrics(metrics)
     console.print(f"[green]done[/green]: {out}/metrics.json")
+
+
+@app.command("compare")
+def compare_cmd(
+    data: Annotated[Path, typer.Option("--data", help="Dataset directory.")],
+    models: Annotated[str, typer.Option("--models", help="Comma-separated model names, e.g. hhfan,lightgcn,pop.")],
+    out: Annotated[Path, typer.Option("--out", help="Output directory: runs/, compare.json, compare.md.")],
+    seeds: Annotated[int, typer.Option("--seeds", help="Number of seeds (0..N-1) per model.")] = 3,
+    configs: Annotated[Path | None, typer.Option("--configs", help="Directory of per-model presets <model>.yaml "
+                                                 "(e.g. configs/tiktok); models without one use the defaults.")
+                       ] = None,
+    overrides: SetOpt = None,
+) -> None:
+    """Train several models side by side (same splits, trainer, protocols); write mean ± std tables."""
+    from hhfan.compare import compare, parse_models
+
+    with _errors():
+        if seeds < 1:
+            raise ValueError(f"--seeds must be >= 1, got {seeds}")
+        if configs is not None and not configs.is_dir():
+            raise FileNotFoundError(f"--configs {configs}: not a directory")
+        names = parse_models(models)
+        with _bar("runs") as bar:
+            def on_run(model: str, seed: int, done: int, total: int) -> None:
+                bar(done, total)
+                _say(f"{model} seed {seed}")
+
+            doc = compare(data, names, list(range(seeds)), out, configs, list(overrides or []), on_run)
+            bar(len(names) * seeds, len(names) * seeds)
+    typer.echo((out / "compare.md").read_text())
+    console.print(f"[green]done[/green]: {out}/compare.json ({len(doc['results'])} models)")
 
 
 def _print_metrics(metrics: dict[str, dict[str, float]], ks: tuple[int, ...] = (10, 20)) -> None:

@@ -1,0 +1,147 @@
+"""Side-by-side comparison of models on one dataset (the engine of ``hhfan compare``).
+
+Every ``(model, seed)`` pair is one ordinary training run (:func:`hhfan.runner.train_run`) in
+``OUT/runs/<model>/seed<S>`` with ``train.seed = split.seed = S``, so all models of one seed share the
+same split, and seeds differ in initialisation, triples and (for random splits) the split itself.
+A model's config is ``CONFIGS/<model>.yaml`` when a config directory is given and holds one, else the
+defaults, then the common ``--set`` overrides. Finished runs (``metrics.json`` present) are reused and a
+killed run is resumed, so an interrupted comparison continues where it stopped.
+
+Results: ``OUT/compare.json`` (per model: per-seed test metrics, mean and std per protocol and metric,
+training wall time and seconds per epoch) and ``OUT/compare.md`` (a Markdown table, mean ± std).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hhfan.config import resolve
+from hhfan.data.atomic import atomic_file
+from hhfan.runner import MODELS, RunConfig, train_run
+
+SHOWN: dict[str, tuple[str, ...]] = {"sampled": ("precision@10", "recall@10", "ndcg@10", "auc"),
+                                     "full": ("recall@20", "ndcg@20")}
+LABELS: dict[str, str] = {"hhfan": "HHFAN", "pop": "Most-popular", "bprmf": "BPR-MF", "neumf": "NeuMF",
+                          "fm": "FM (HIG fields)", "deepfm": "DeepFM", "lightgcn": "LightGCN",
+                          "graphsage": "GraphSAGE", "pinsage": "PinSAGE", "mmgcn": "MMGCN", "han": "HAN",
+                          "hetgnn": "HetGNN", "herec": "HERec", "semrec": "SemRec"}
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One finished ``(model, seed)`` run: its test metrics and what it cost."""
+
+    model: str
+    seed: int
+    metrics: dict[str, dict[str, float]]
+    wall_seconds: float
+    epochs: int
+    seconds_per_epoch: float
+
+
+def parse_models(text: str) -> list[str]:
+    """``"a,b,c"`` -> ``["a", "b", "c"]``, checking every name against :data:`hhfan.runner.MODELS`."""
+    models = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = [m for m in models if m not in MODELS]
+    if unknown or not models:
+        raise ValueError(f"unknown model(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(MODELS)}")
+    if len(set(models)) != len(models):
+        raise ValueError(f"--models lists a model twice: {text}")
+    return models
+
+
+def run_config(model: str, seed: int, configs: Path | None, overrides: Sequence[str]) -> RunConfig:
+    """The config of one run: ``configs/<model>.yaml`` (if present), then the seed, then ``overrides``."""
+    preset = configs / f"{model}.yaml" if configs is not None else None
+    sets = [f"model_name={model}", f"train.seed={seed}", f"split.seed={seed}", *overrides]
+    return resolve(RunConfig, preset if preset is not None and preset.exists() else None, sets)
+
+
+def _record(model: str, seed: int, run_dir: Path) -> RunRecord:
+    log = [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines() if x.strip()]
+    stamp = json.loads((run_dir / "wall.json").read_text()) if (run_dir / "wall.json").exists() else {}
+    secs = [r["seconds"] for r in log]
+    return RunRecord(model, seed, json.loads((run_dir / "metrics.json").read_text()),
+                     float(stamp.get("wall_seconds", sum(secs))), len(log), float(np.median(secs)) if secs else 0.0)
+
+
+def run_all(data_dir: Path, models: Sequence[str], seeds: Sequence[int], out: Path, configs: Path | None = None,
+            overrides: Sequence[str] = (), on_run: Callable[[str, int, int, int], None] | None = None
+            ) -> list[RunRecord]:
+    """Train every ``(model, seed)`` (reusing finished runs), return their records in model-major order."""
+    records: list[RunRecord] = []
+    total = len(models) * len(seeds)
+    cfgs = {(m, s): run_config(m, s, configs, overrides) for m in models for s in seeds}  # fail fast on bad config
+    for i, (model, seed) in enumerate((m, s) for m in models for s in seeds):
+        if on_run is not None:
+            on_run(model, seed, i, total)
+        run_dir = out / "runs" / model / f"seed{seed}"
+        if not (run_dir / "metrics.json").exists():
+            t0 = time.perf_counter()
+            train_run(data_dir, run_dir, cfgs[model, seed], resume=(run_dir / "last.pt").exists())
+            with atomic_file(run_dir / "wall.json") as tmp:
+                tmp.write_text(json.dumps({"wall_seconds": time.perf_counter() - t0}))
+        records.append(_record(model, seed, run_dir))
+    return records
+
+
+def summarise(records: Sequence[RunRecord]) -> dict[str, Any]:
+    """Per model: seeds, per-seed metrics, mean/std of every metric per protocol, and cost."""
+    out: dict[str, Any] = {}
+    for model in dict.fromkeys(r.model for r in records):
+        rs = [r for r in records if r.model == model]
+        protos: dict[str, Any] = {}
+        for proto in rs[0].metrics:
+            names = [n for n in rs[0].metrics[proto] if n != "num_users"]
+            protos[proto] = {n: {"mean": float(np.mean([r.metrics[proto][n] for r in rs])),
+                                 "std": float(np.std([r.metrics[proto][n] for r in rs]))} for n in names}
+        out[model] = {"seeds": [r.seed for r in rs], "per_seed": {str(r.seed): r.metrics for r in rs},
+                      "protocols": protos,
+                      "train_wall_seconds": {"mean": float(np.mean([r.wall_seconds for r in rs])),
+                                             "std": float(np.std([r.wall_seconds for r in rs]))},
+                      "seconds_per_epoch": float(np.median([r.seconds_per_epoch for r in rs])),
+                      "epochs": [r.epochs for r in rs]}
+    return out
+
+
+def markdown(summary: dict[str, Any], title: str) -> str:
+    """A Markdown table: one row per model, mean ± std of :data:`SHOWN` metrics, training cost."""
+    cols = [(p, n) for p, ns in SHOWN.items() for n in ns]
+    head = "| model | " + " | ".join(f"{p} {n}" for p, n in cols) + " | train s (wall) | s/epoch |"
+    lines = [title, "", head, "|---" * (len(cols) + 3) + "|"]
+    for model, s in summary.items():
+        cells = []
+        for p, n in cols:
+            v = s["protocols"].get(p, {}).get(n)
+            cells.append(f"{v['mean']:.4f} ± {v['std']:.4f}" if v else "—")
+        w = s["train_wall_seconds"]
+        lines.append(f"| {LABELS.get(model, model)} | " + " | ".join(cells)
+                     + f" | {w['mean']:.0f} ± {w['std']:.0f} | {s['seconds_per_epoch']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def compare(data_dir: Path, models: Sequence[str], seeds: Sequence[int], out: Path, configs: Path | None = None,
+            overrides: Sequence[str] = (), on_run: Callable[[str, int, int, int], None] | None = None
+            ) -> dict[str, Any]:
+    """Run :func:`run_all`, then write ``OUT/compare.json`` and ``OUT/compare.md``; return the JSON document."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    records = run_all(Path(data_dir), models, seeds, out, configs, overrides, on_run)
+    results = summarise(records)
+    doc: dict[str, Any] = {"data": str(Path(data_dir).resolve()), "models": list(models), "seeds": list(seeds),
+           "configs": str(configs) if configs is not None else None, "overrides": list(overrides),
+           "results": results}
+    with atomic_file(out / "compare.json") as tmp:
+        tmp.write_text(json.dumps(doc, indent=2))
+    title = (f"{len(seeds)} seed(s) (mean ± std); test split; configs: {doc['configs'] or 'defaults'}"
+             + (f"; overrides: {' '.join(overrides)}" if overrides else ""))
+    with atomic_file(out / "compare.md") as tmp:
+        tmp.write_text(markdown(results, title))
+    return doc

@@ -1,0 +1,83 @@
+"""``hhfan compare``: side-by-side runs, mean ± std tables, reuse of finished runs, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from hhfan.cli import app
+from hhfan.compare import compare, parse_models, run_config
+from hhfan.data.io import write_dataset
+from hhfan.data.synth import SynthConfig, generate
+
+QUICK = ["train.epochs=2", "train.num_threads=1", "graph.codewords=8", "sampler.num_collect=40",
+         "baseline.dim=8", "model.dim=8"]
+
+
+@pytest.fixture(scope="module")
+def baseline_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    ds = generate(SynthConfig(num_users=120, num_videos=200, mean_interactions=20, seed=3))
+    return write_dataset(ds, tmp_path_factory.mktemp("w") / "data")
+
+
+@pytest.fixture(scope="module")
+def compared(baseline_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cmp") / "out"
+    compare(baseline_world, ["pop", "bprmf"], [0, 1], out, overrides=QUICK)
+    return out
+
+
+def test_compare_writes_mean_and_std_over_seeds(compared: Path) -> None:
+    doc = json.loads((compared / "compare.json").read_text())
+    assert doc["models"] == ["pop", "bprmf"] and doc["seeds"] == [0, 1]
+    for model in ("pop", "bprmf"):
+        res = doc["results"][model]
+        per = [json.loads((compared / "runs" / model / f"seed{s}" / "metrics.json").read_text()) for s in (0, 1)]
+        for proto in ("sampled", "full"):
+            vals = [m[proto]["ndcg@10"] for m in per]
+            assert res["protocols"][proto]["ndcg@10"]["mean"] == pytest.approx(np.mean(vals))
+            assert res["protocols"][proto]["ndcg@10"]["std"] == pytest.approx(np.std(vals))
+        assert res["train_wall_seconds"]["mean"] > 0 and len(res["epochs"]) == 2
+    md = (compared / "compare.md").read_text()
+    assert "| Most-popular |" in md and "| BPR-MF |" in md and "full ndcg@20" in md
+
+
+def test_seeds_share_splits_across_models(compared: Path) -> None:
+    for s in (0, 1):
+        a = np.load(compared / "runs" / "pop" / f"seed{s}" / "graph" / "split.npz")["part"]
+        b = np.load(compared / "runs" / "bprmf" / f"seed{s}" / "graph" / "split.npz")["part"]
+        assert np.array_equal(a, b)
+
+
+def test_finished_runs_are_reused(compared: Path, baseline_world: Path) -> None:
+    wall = compared / "runs" / "bprmf" / "seed0" / "wall.json"
+    before = wall.stat().st_mtime_ns
+    compare(baseline_world, ["bprmf"], [0], compared, overrides=QUICK)
+    assert wall.stat().st_mtime_ns == before
+
+
+def test_presets_and_overrides(tmp_path: Path) -> None:
+    (tmp_path / "bprmf.yaml").write_text("train:\n  lr: 0.05\n")
+    cfg = run_config("bprmf", 3, tmp_path, ["train.epochs=4"])
+    assert (cfg.model_name, cfg.train.lr, cfg.train.seed, cfg.split.seed, cfg.train.epochs) == ("bprmf", 0.05, 3, 3, 4)
+    assert run_config("pop", 0, tmp_path, []).train.lr == 1e-3  # no preset: defaults
+
+
+def test_bad_model_names() -> None:
+    with pytest.raises(ValueError, match="unknown model"):
+        parse_models("hhfan,nope")
+    with pytest.raises(ValueError, match="twice"):
+        parse_models("pop,pop")
+
+
+def test_cli_compare_errors(baseline_world: Path, tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["compare", "--data", str(baseline_world), "--models", "pop,mystery",
+                                   "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1 and "unknown model" in res.output
+    res = CliRunner().invoke(app, ["compare", "--data", str(baseline_world), "--models", "pop", "--seeds", "0",
+                                   "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1
