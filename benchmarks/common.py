@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import resource
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,3 +36,53 @@ def write_results(path: Path, results: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2))
     print(f"wrote {path}")
+
+
+# ------------------------------------------------------------------------- real datasets and references
+REFERENCE = REPO.parent / "shared" / "reference"
+SOURCES = {"ml-1m": ("movielens-1m", SHARED / "ml-1m"), "tiktok": ("tiktok", SHARED / "tiktok-mmssl")}
+PAPER_NAMES = {"hhfan": "HHFAN", "fm": "FMHIG", "deepfm": "DeepFM", "neumf": "NeuMF", "graphsage": "GraphSage",
+               "pinsage": "PinSage", "semrec": "SemRec", "herec": "HeRec", "han": "HAN", "hetgnn": "HetGNN"}
+
+
+def ensure_data(dataset: str, root: Path) -> Path:
+    """Import ``dataset`` from ../shared/data into ``root/<dataset>/data`` once (never into the repo)."""
+    kind, source = SOURCES[dataset]
+    data = root / dataset / "data"
+    if not data.exists():
+        subprocess.run([sys.executable, "-m", "hhfan", "data", "import", kind, "--source", str(source),
+                        "--out", str(data)], check=True)
+    return data
+
+
+def paper_table2(dataset: str, model: str = "hhfan") -> dict[str, float]:
+    """The paper's Table II row (training rate 0.8) of ``model`` on ``dataset``, if the reference CSV is present."""
+    name = {"ml-1m": "MLs", "tiktok": "Tiktok"}[dataset]
+    path = REFERENCE / "hhfan_paper_tables.csv"
+    if not path.exists() or model not in PAPER_NAMES:
+        return {}
+    keys = {"Pre": "precision@10", "Rec": "recall@10", "NDCG": "ndcg@10", "AUC": "auc"}
+    with open(path) as fh:
+        return {keys[r["metric"]]: float(r["value"]) for r in csv.DictReader(fh)
+                if r["table"] == "II" and r["dataset"] == name and r["model"] == PAPER_NAMES[model]}
+
+
+def published_full_ranking(dataset: str) -> dict[str, dict[str, float]]:
+    """Published full-ranking numbers on the same TikTok split (LightGCN, MMGCN...)."""
+    path = REFERENCE / "published_full_ranking.csv"
+    if dataset != "tiktok" or not path.exists():
+        return {}
+    out: dict[str, dict[str, float]] = {}
+    with open(path) as fh:
+        for r in csv.DictReader(fh):
+            if r["dataset"] == "tiktok-mmssl":
+                out.setdefault(r["model"], {})[r["metric"].lower()] = float(r["value"])
+    return out
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as fh:
+        fh.write(text)
+    os.replace(fh.name, path)

@@ -1,13 +1,17 @@
-"""Training and evaluation cost of HHFAN on TikTok and MovieLens-1M.
+"""Training and evaluation cost of HHFAN (and of every baseline) on TikTok and MovieLens-1M.
 
-For each dataset a fresh child process imports the data from ../shared/data, builds the graph and
-neighbour tables, then times ``--epochs`` full BPR epochs (seconds per epoch and training triples
-per second, median over epochs) and the full-ranking evaluation of every test user (median over
-``--repeats``), and reports the child's peak memory. Results are printed and written to
-``benchmarks/results/train.json``.
+For each dataset (and model, ``--models``) a fresh child process imports the data from
+../shared/data, builds the graph and neighbour tables, then times ``--epochs`` full BPR epochs
+(seconds per epoch and training triples per second, median over epochs) and the full-ranking
+evaluation of every test user (median over ``--repeats``), and reports the child's peak memory.
+Each model runs with its preset ``configs/<dataset>/<model>.yaml`` (defaults when there is none).
+Results are printed and written to ``benchmarks/results/train.json`` (HHFAN only) or ``--out``;
+with several models each case also gets its epoch time as a ratio to BPR-MF's, measured in the
+same run (when ``bprmf`` is among the models).
 
-    python benchmarks/train.py                          # both datasets, preset configs
+    python benchmarks/train.py                          # HHFAN, both datasets, preset configs
     python benchmarks/train.py --cases ml-1m --epochs 1
+    python benchmarks/train.py --models all --epochs 2 --out benchmarks/results/train_models.json
 """
 
 from __future__ import annotations
@@ -25,11 +29,16 @@ import numpy as np
 from common import REPO, SHARED, peak_rss_gib, run_child, write_results
 
 RESULTS = REPO / "benchmarks" / "results" / "train.json"
-PRESETS = {"ml-1m": REPO / "configs" / "ml-1m" / "hhfan.yaml", "tiktok": REPO / "configs" / "tiktok" / "hhfan.yaml"}
+
+
+def preset(dataset: str, model: str) -> Path | None:
+    """``configs/<dataset>/<model>.yaml`` if it exists."""
+    path = REPO / "configs" / dataset / f"{model}.yaml"
+    return path if path.exists() else None
 
 
 def run_case(case: str, epochs: int, repeats: int) -> dict[str, Any]:
-    """Runs inside the child process; returns the figures of one dataset."""
+    """Runs inside the child process; returns the figures of one ``dataset[:model]`` case."""
     import torch
 
     from hhfan.config import resolve
@@ -41,24 +50,31 @@ def run_case(case: str, epochs: int, repeats: int) -> dict[str, Any]:
     from hhfan.train.trainer import bpr_loss
     from hhfan.train.triples import TrainingPairs, epoch_triples
 
-    ds = load_tiktok(SHARED / "tiktok-mmssl") if case == "tiktok" else load_movielens_1m(SHARED / "ml-1m")
-    cfg = resolve(RunConfig, PRESETS[case], [])
+    dataset, _, model_name = case.partition(":")
+    model_name = model_name or "hhfan"
+    ds = load_tiktok(SHARED / "tiktok-mmssl") if dataset == "tiktok" else load_movielens_1m(SHARED / "ml-1m")
+    conf = preset(dataset, model_name)
+    cfg = resolve(RunConfig, conf, [f"model_name={model_name}"])
     t0 = time.perf_counter()
     art = build_artifacts(ds, cfg.build_config())
-    out: dict[str, Any] = {"config": str(PRESETS[case].relative_to(REPO)),
+    out: dict[str, Any] = {"config": str(conf.relative_to(REPO)) if conf else "defaults",
                            "graph_and_tables_s": time.perf_counter() - t0, "torch_threads": torch.get_num_threads()}
+    t0 = time.perf_counter()
     model = build_model(cfg, ds, art)
+    out["build_model_s"] = time.perf_counter() - t0
+    trainable = any(p.requires_grad for p in model.parameters())
     m = art.split.mask(TRAIN)
     pairs = TrainingPairs(ds.interactions.user[m], ds.interactions.video[m], ds.num_users, ds.num_videos)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.train.lr) if trainable else None
     secs, n = [], 0
-    for epoch in range(epochs):
+    for epoch in range(epochs if trainable else 0):
         t0 = time.perf_counter()
         u, v, neg = (torch.from_numpy(a) for a in epoch_triples(pairs, np.empty((0, 2), np.int64),
                                                                 cfg.train.negatives, 0, epoch))
         b = cfg.train.batch_size
         for s in range(0, u.shape[0], b):
             loss, _ = bpr_loss(model, u[s : s + b], v[s : s + b], neg[s : s + b], cfg.train.l2)
+            assert opt is not None
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -69,12 +85,15 @@ def run_case(case: str, epochs: int, repeats: int) -> dict[str, Any]:
     for _ in range(repeats):
         t0 = time.perf_counter()
         eu, ev = model.all_embeddings()
-        res = evaluate(eu, ev, ds, art.split, part=TEST, config=EvalConfig(protocol="full"))
+        res = evaluate(eu, ev, ds, art.split, part=TEST, config=EvalConfig(protocol="full"),
+                       scorer=model.score_matrix)
         ev_secs.append(time.perf_counter() - t0)
     out.update({
         "users": ds.num_users, "videos": ds.num_videos, "train_triples_per_epoch": n,
-        "batch_size": cfg.train.batch_size, "dim": cfg.model.dim, "epochs_timed": epochs,
-        "seconds_per_epoch": float(np.median(secs)), "triples_per_s": n / float(np.median(secs)),
+        "batch_size": cfg.train.batch_size, "model": model_name, "epochs_timed": len(secs),
+        "parameters": int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
+        "seconds_per_epoch": float(np.median(secs)) if secs else 0.0,
+        "triples_per_s": n / float(np.median(secs)) if secs else 0.0,
         "full_eval_s": float(np.median(ev_secs)), "full_eval_users": int(res["full"]["num_users"]),
         "peak_rss_gib": peak_rss_gib(),
     })
@@ -85,6 +104,7 @@ def main() -> None:
     """Run each case in a child process, print a line per case and write the JSON results."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", default="tiktok,ml-1m")
+    ap.add_argument("--models", default="hhfan", help="comma-separated model names, or 'all'")
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -95,13 +115,23 @@ def main() -> None:
         return
     if not SHARED.is_dir():
         raise SystemExit(f"{SHARED} not found: this benchmark needs the real datasets")
+    from hhfan.runner import MODELS
+
+    models = list(MODELS) if a.models == "all" else a.models.split(",")
     results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "cases": {}}
-    for case in a.cases.split(","):
-        r = run_child(__file__, case, ["--epochs", str(a.epochs), "--repeats", str(a.repeats)])
-        results["cases"][case] = r
-        print(f"{case:7s} epoch={r['seconds_per_epoch']:6.1f}s triples/s={r['triples_per_s']:>9,.0f} "
-              f"full-ranking eval of {r['full_eval_users']:,} users={r['full_eval_s']:.2f}s "
-              f"peak={r['peak_rss_gib']:.2f}GiB", flush=True)
+    for dataset in a.cases.split(","):
+        for model in models:
+            case = dataset if model == "hhfan" and len(models) == 1 else f"{dataset}:{model}"
+            r = run_child(__file__, case, ["--epochs", str(a.epochs), "--repeats", str(a.repeats)])
+            results["cases"][case] = r
+            print(f"{case:18s} epoch={r['seconds_per_epoch']:6.1f}s triples/s={r['triples_per_s']:>9,.0f} "
+                  f"full-ranking eval of {r['full_eval_users']:,} users={r['full_eval_s']:.2f}s "
+                  f"peak={r['peak_rss_gib']:.2f}GiB", flush=True)
+        base = results["cases"].get(f"{dataset}:bprmf")
+        for model in models:
+            r = results["cases"].get(f"{dataset}:{model}")
+            if base and r and base["seconds_per_epoch"] > 0:
+                r["epoch_time_vs_bprmf"] = r["seconds_per_epoch"] / base["seconds_per_epoch"]
     write_results(a.out, results)
 
 

@@ -150,3 +150,29 @@ def test_initialisation_does_not_depend_on_string_hashing() -> None:
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": h}).stdout for h in ("1", "2")}
     assert len(outs) == 1, outs
+
+
+def test_propagation_smooths_inputs_over_training_interactions(inputs: ModelInputs) -> None:
+    torch.manual_seed(0)
+    m = HHFAN(inputs, HHFANConfig(dim=16, propagation=2))
+    assert inputs.interactions is not None
+    u, v = inputs.interactions
+    # the propagation graph is exactly the M-HIG's (training-only) user-video edges, both directions
+    assert m.edge_index.shape[1] == 2 * u.shape[0]
+    assert torch.equal(m.edge_index[0, : u.shape[0]], u) and torch.equal(m.edge_index[1, : u.shape[0]], v + m.num_users)
+    table = m.propagated_inputs()
+    x0 = torch.cat([m.transform["user"](torch.arange(m.num_users)), m.transform["video"](torch.arange(m.num_videos))])
+    n = m.num_users + m.num_videos
+    a = torch.zeros(n, n)
+    a[m.edge_index[0], m.edge_index[1]] = 1.0
+    deg = a.sum(1).clamp(min=1).rsqrt()
+    norm = deg[:, None] * a * deg[None, :]
+    expected = (x0 + norm @ x0 + norm @ norm @ x0) / 3  # LightGCN's layer mean, by hand
+    assert torch.allclose(table, expected, atol=1e-5)
+    eu, ev = m.embed(torch.arange(5), torch.arange(5))
+    m.score(eu, ev).sum().backward()
+    assert m.transform["user"].emb is not None and m.transform["user"].emb.weight.grad is not None
+    torch.manual_seed(0)
+    plain = HHFAN(inputs, HHFANConfig(dim=16))
+    plain.load_state_dict(m.state_dict(), strict=False)
+    assert not torch.allclose(plain.nodes_forward(torch.arange(9)).emb, m.nodes_forward(torch.arange(9)).emb)

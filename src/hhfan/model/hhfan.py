@@ -16,6 +16,12 @@ Choices where the paper is vague (all :class:`HHFANConfig` fields):
   paper's Eq. (6) lists only the three neighbour groups, but Eq. (7) conditions on v, and without
   f(v) a user's embedding is a function of its neighbours only. Default kept on validation: TikTok
   validation NDCG@20 0.024 with it vs 0.023 without (README, "Model choices").
+* ``propagation``: the paper leaves x_v of users and videos open ("pre-trained or initialised using
+  different techniques"). With ``propagation = L > 0`` the user and video inputs f(v) are smoothed
+  over the training user-video graph before Eq. (2), LightGCN-style (``E ← mean of
+  (D^-1/2 A D^-1/2)^l E, l = 0..L``, no extra parameters), so each sampled neighbour enters the LSTM
+  with its collaborative context; gradients flow through the propagation (end-to-end, unlike a
+  frozen ``pretrained_run``). 0 = the paper's plain inputs.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch_geometric.nn import LGConv
 
 from hhfan.graph.mhig import ATTRIBUTE_TYPES
 from hhfan.model.base import Recommender
@@ -54,6 +61,8 @@ class HHFANConfig:
             N(0, init_std), but linear, LSTM and attention weights Xavier-uniform (keeps LSTM gates
             and attention logits in their working range at any d).
         negative_slope: LeakyReLU slope of Eq. (7).
+        propagation: LightGCN-style smoothing layers of the user/video inputs over the training
+            interactions before Eq. (2) (see module docstring); 0 = off.
     """
 
     dim: int = 64
@@ -67,10 +76,11 @@ class HHFANConfig:
     negative_slope: float = 0.2
     pretrained_run: str = ""
     id_embeddings: bool = True
+    propagation: int = 0
 
     def __post_init__(self) -> None:
-        if self.dim < 1:
-            raise ValueError(f"dim must be >= 1, got {self.dim}")
+        if self.dim < 1 or self.propagation < 0:
+            raise ValueError(f"dim must be >= 1 and propagation >= 0, got {self.dim}, {self.propagation}")
         if self.aggregator not in ("lstm", "mean"):
             raise ValueError(f"aggregator must be 'lstm' or 'mean', got {self.aggregator!r}")
         if self.video_input not in ("id", "content", "id+content"):
@@ -122,6 +132,12 @@ class HHFAN(Recommender):
         self.aggregate = nn.ModuleDict({t: IntraTypeAggregator(d, cfg.aggregator) for t in self.group_types})
         self.attr_attention = AttributeSelfAttention(d, cfg.attribute_attention)
         self.neighbor_attention = NeighborAttention(d, cfg.neighbor_attention, cfg.negative_slope)
+        if cfg.propagation:
+            if inputs.interactions is None:
+                raise ValueError("propagation needs the training interactions (ModelInputs.interactions)")
+            u, v = inputs.interactions[0], inputs.interactions[1] + self.num_users
+            self.register_buffer("edge_index", torch.stack([torch.cat([u, v]), torch.cat([v, u])]))
+            self.smooth = LGConv(normalize=True)
         for t in self.group_types:
             self.register_buffer(f"nbr_{t}", inputs.neighbor_ids[t].long())
             self.register_buffer(f"mask_{t}", inputs.neighbor_mask[t])
@@ -140,15 +156,34 @@ class HHFAN(Recommender):
     def _table(self, t: str, nodes: Tensor) -> tuple[Tensor, Tensor]:
         return getattr(self, f"nbr_{t}")[nodes], getattr(self, f"mask_{t}")[nodes]
 
+    def propagated_inputs(self) -> Tensor:
+        """``[U + V, d]`` user then video f(v), smoothed over the training interactions (``propagation``)."""
+        x = torch.cat([self.transform["user"](torch.arange(self.num_users, device=self.device)),
+                       self.transform["video"](torch.arange(self.num_videos, device=self.device))])
+        out = x
+        for _ in range(self.config.propagation):
+            x = self.smooth(x, self.edge_index)
+            out = out + x
+        return out / (self.config.propagation + 1)
+
     def nodes_forward(self, nodes: Tensor) -> NodeOutput:
         """Embed start nodes (global ids: users ``0..U-1``, videos ``U..U+V-1``) with attention weights."""
         is_user = nodes < self.num_users
-        self_emb = torch.where(is_user.unsqueeze(-1), self.transform["user"](nodes.clamp(max=self.num_users - 1)),
-                               self.transform["video"]((nodes - self.num_users).clamp(min=0)))
+        table = self.propagated_inputs() if self.config.propagation else None
+        if table is not None:
+            self_emb = table[nodes]
+        else:
+            self_emb = torch.where(is_user.unsqueeze(-1),
+                                   self.transform["user"](nodes.clamp(max=self.num_users - 1)),
+                                   self.transform["video"]((nodes - self.num_users).clamp(min=0)))
         groups: dict[str, tuple[Tensor, Tensor]] = {}
         for t in self.group_types:
             ids, mask = self._table(t, nodes)
-            groups[t] = self.aggregate[t](self.transform[t](ids), mask)  # Eq. (1)-(3)
+            if table is not None and t in ("user", "video"):
+                f = table[ids + (self.num_users if t == "video" else 0)]
+            else:
+                f = self.transform[t](ids)  # Eq. (1)
+            groups[t] = self.aggregate[t](f, mask)  # Eq. (2)-(3)
         b, d = nodes.shape[0], self.config.dim
         zeros, absent = self_emb.new_zeros(b, d), torch.zeros(b, dtype=torch.bool, device=nodes.device)
         if self.attr_types:

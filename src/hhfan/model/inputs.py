@@ -28,6 +28,8 @@ class ModelInputs:
         neighbor_mask: type -> bool, True where the slot holds a sampled neighbour.
         user_pretrained / video_pretrained: optional float32 ``[count, p]`` pre-trained x_v of users and
             videos (the paper: x_v "can be pre-trained"), e.g. another model's embeddings on the same split.
+        interactions: int64 ``[2, m]`` (user, video) type-local pairs of the M-HIG's user-video edges, i.e.
+            the *training* interactions (for ``HHFANConfig.propagation``); None when not collected.
     """
 
     counts: dict[str, int]
@@ -37,6 +39,7 @@ class ModelInputs:
     neighbor_mask: dict[str, Tensor]
     user_pretrained: Tensor | None = None
     video_pretrained: Tensor | None = None
+    interactions: Tensor | None = None
 
     @classmethod
     def from_artifacts(cls, art: GraphArtifacts, ds: Dataset) -> ModelInputs:
@@ -55,4 +58,5 @@ class ModelInputs:
             video_content=content,
             neighbor_ids={t: torch.from_numpy(a.astype(np.int64)) for t, a in nb.ids.items()},
             neighbor_mask={t: torch.from_numpy(m) for t, m in nb.mask.items()},
+            interactions=torch.from_numpy(g.edges_between("user", "video").T.astype(np.int64).copy()),
         )
