@@ -176,3 +176,23 @@ def test_propagation_smooths_inputs_over_training_interactions(inputs: ModelInpu
     plain = HHFAN(inputs, HHFANConfig(dim=16))
     plain.load_state_dict(m.state_dict(), strict=False)
     assert not torch.allclose(plain.nodes_forward(torch.arange(9)).emb, m.nodes_forward(torch.arange(9)).emb)
+
+
+def test_neighbor_dropout_only_in_training_and_keeps_order(inputs: ModelInputs) -> None:
+    torch.manual_seed(0)
+    m = HHFAN(inputs, HHFANConfig(dim=8, neighbor_dropout=0.5))
+    nodes = torch.arange(30)
+    full_ids, full_mask = m.nbr_video[nodes], m.mask_video[nodes]
+    m.eval()
+    ids, mask = m._table("video", nodes)
+    assert torch.equal(ids, full_ids) and torch.equal(mask, full_mask)
+    m.train()
+    ids, mask = m._table("video", nodes)
+    assert int(mask.sum()) < int(full_mask.sum())
+    for r in range(30):
+        kept = ids[r][mask[r]].tolist()
+        assert mask[r].tolist() == sorted(mask[r].tolist(), reverse=True)  # kept slots are a prefix
+        original = full_ids[r][full_mask[r]].tolist()
+        assert kept == [x for x in original if x in kept]  # a subsequence, RWSS order preserved
+    with pytest.raises(ValueError, match="neighbor_dropout"):
+        HHFANConfig(neighbor_dropout=1.0)

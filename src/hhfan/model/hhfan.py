@@ -63,6 +63,9 @@ class HHFANConfig:
         negative_slope: LeakyReLU slope of Eq. (7).
         propagation: LightGCN-style smoothing layers of the user/video inputs over the training
             interactions before Eq. (2) (see module docstring); 0 = off.
+        neighbor_dropout: during training, each sampled neighbour slot is dropped with this
+            probability (remaining ones keep their RWSS order), a DropEdge-style regulariser against
+            memorising fixed neighbourhoods; 0 = off (the paper), never applied at evaluation.
     """
 
     dim: int = 64
@@ -77,6 +80,7 @@ class HHFANConfig:
     pretrained_run: str = ""
     id_embeddings: bool = True
     propagation: int = 0
+    neighbor_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         if self.dim < 1 or self.propagation < 0:
@@ -89,6 +93,8 @@ class HHFANConfig:
             raise ValueError("init_std must be > 0")
         if not self.id_embeddings and not self.pretrained_run:
             raise ValueError("id_embeddings=false needs pretrained_run (users would have no input at all)")
+        if not 0.0 <= self.neighbor_dropout < 1.0:
+            raise ValueError(f"neighbor_dropout must be in [0, 1), got {self.neighbor_dropout}")
         if self.init not in ("normal", "xavier"):
             raise ValueError(f"init must be normal or xavier, got {self.init!r}")
 
@@ -154,7 +160,13 @@ class HHFAN(Recommender):
                 nn.init.normal_(p, 0.0, self.config.init_std)
 
     def _table(self, t: str, nodes: Tensor) -> tuple[Tensor, Tensor]:
-        return getattr(self, f"nbr_{t}")[nodes], getattr(self, f"mask_{t}")[nodes]
+        ids, mask = getattr(self, f"nbr_{t}")[nodes], getattr(self, f"mask_{t}")[nodes]
+        p = self.config.neighbor_dropout
+        if self.training and p > 0:
+            mask = mask & (torch.rand(mask.shape, device=mask.device) >= p)
+            order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)  # kept slots first, RWSS order
+            ids, mask = ids.gather(1, order), mask.gather(1, order)
+        return ids, mask
 
     def propagated_inputs(self) -> Tensor:
         """``[U + V, d]`` user then video f(v), smoothed over the training interactions (``propagation``)."""

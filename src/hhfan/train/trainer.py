@@ -12,7 +12,9 @@ tensors and primitives loaded with ``torch.load(weights_only=True)``:
 * ``best.pt`` — weights of the best validation epoch;
 * ``last.pt`` — weights, optimizer state, epoch, history and best-so-far after every epoch, so
   ``resume`` continues a killed run; each epoch's triples come from a generator seeded by
-  ``(seed, epoch)``, so a resumed run gives the same result as an uninterrupted one.
+  ``(seed, epoch)`` and torch's global generator (dropout inside models) is re-seeded from
+  ``(seed, epoch)`` at the start of each epoch, so a resumed run gives the same result as an
+  uninterrupted one.
 """
 
 from __future__ import annotations
@@ -151,6 +153,7 @@ def train(model: Recommender, pairs: TrainingPairs, config: TrainConfig, validat
         if best_epoch >= 0 and epoch - best_epoch > cfg.patience:
             break
         t0 = time.perf_counter()
+        torch.manual_seed(cfg.seed * 1_000_003 + epoch)  # in-model randomness (dropout) per (seed, epoch): exact resume
         u, v, n = (torch.from_numpy(a).to(device) for a in epoch_triples(pairs, extra, cfg.negatives, cfg.seed, epoch))
         model.train()
         total, steps = 0.0, math.ceil(u.shape[0] / cfg.batch_size)
