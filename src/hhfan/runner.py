@@ -162,6 +162,8 @@ def train_run(data_dir: Path, run_dir: Path, cfg: RunConfig, resume: bool = Fals
         write_config(run_dir, cfg, data_dir, ds.fingerprint())
         art = build_artifacts(ds, cfg.build_config(), say=say, progress=on_sample)
         art.save(run_dir / "graph")
+    if cfg.train.num_threads:  # before building: some baselines do heavy work (SVD, PathSim) at build time
+        torch.set_num_threads(cfg.train.num_threads)
     model = build_model(cfg, ds, art)
     train_mask = art.split.mask(TRAIN)
     pairs = TrainingPairs(ds.interactions.user[train_mask], ds.interactions.video[train_mask],
