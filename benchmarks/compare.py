@@ -8,6 +8,9 @@ sampled protocol) and published full-ranking numbers on the TikTok split, for re
 
     python benchmarks/compare.py --dataset tiktok --seeds 3
     python benchmarks/compare.py --dataset ml-1m --models hhfan,lightgcn,bprmf,pop --seeds 3
+    python benchmarks/compare.py --dataset tiktok --seeds 3 --one-seed neumf,deepfm,semrec   # costly ones: seed 0 only
+
+The Markdown table has a ``seeds`` column, so a model run on fewer seeds is visible as such.
 """
 
 from __future__ import annotations
@@ -28,13 +31,16 @@ def main() -> None:
     ap.add_argument("--dataset", choices=sorted(SOURCES), required=True)
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--one-seed", default="", help="comma-separated models run on seed 0 only (cost)")
     ap.add_argument("--runs", type=Path, default=REPO / "runs" / "compare")
     ap.add_argument("--set", dest="sets", action="append", default=[], help="extra key=value overrides")
     a = ap.parse_args()
     data = ensure_data(a.dataset, a.runs)
     models = a.models.split(",")
     out = a.runs / a.dataset
-    doc = compare(data, models, list(range(a.seeds)), out, REPO / "configs" / a.dataset, a.sets,
+    few = set(filter(None, a.one_seed.split(",")))
+    seeds = {m: [0] if m in few else list(range(a.seeds)) for m in models}
+    doc = compare(data, models, seeds, out, REPO / "configs" / a.dataset, a.sets,
                   on_run=lambda m, s, i, n: print(f"[{i + 1}/{n}] {m} seed {s}", flush=True))
     doc["configs"] = f"configs/{a.dataset}"
     doc["data"] = f"imported from ../shared/data ({SOURCES[a.dataset][0]})"

@@ -81,3 +81,10 @@ def test_cli_compare_errors(baseline_world: Path, tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["compare", "--data", str(baseline_world), "--models", "pop", "--seeds", "0",
                                    "--out", str(tmp_path / "o")])
     assert res.exit_code == 1
+
+
+def test_fewer_seeds_for_costly_models(compared: Path, baseline_world: Path) -> None:
+    doc = compare(baseline_world, ["pop", "bprmf"], {"pop": [0, 1], "bprmf": [0]}, compared, overrides=QUICK)
+    assert doc["results"]["pop"]["seeds"] == [0, 1] and doc["results"]["bprmf"]["seeds"] == [0]
+    assert doc["results"]["bprmf"]["protocols"]["full"]["ndcg@20"]["std"] == 0.0
+    assert "| BPR-MF | 1 |" in (compared / "compare.md").read_text()

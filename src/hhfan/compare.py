@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,14 +72,19 @@ def _record(model: str, seed: int, run_dir: Path) -> RunRecord:
                      float(stamp.get("wall_seconds", sum(secs))), len(log), float(np.median(secs)) if secs else 0.0)
 
 
-def run_all(data_dir: Path, models: Sequence[str], seeds: Sequence[int], out: Path, configs: Path | None = None,
-            overrides: Sequence[str] = (), on_run: Callable[[str, int, int, int], None] | None = None
-            ) -> list[RunRecord]:
-    """Train every ``(model, seed)`` (reusing finished runs), return their records in model-major order."""
+def run_all(data_dir: Path, models: Sequence[str], seeds: Sequence[int] | Mapping[str, Sequence[int]], out: Path,
+            configs: Path | None = None, overrides: Sequence[str] = (),
+            on_run: Callable[[str, int, int, int], None] | None = None) -> list[RunRecord]:
+    """Train every ``(model, seed)`` (reusing finished runs), return their records in model-major order.
+
+    ``seeds`` is one list for every model, or a mapping ``model -> seeds`` (fewer seeds for costly models).
+    """
+    per_model = {m: list(seeds[m] if isinstance(seeds, Mapping) else seeds) for m in models}
+    pairs = [(m, s) for m in models for s in per_model[m]]
     records: list[RunRecord] = []
-    total = len(models) * len(seeds)
-    cfgs = {(m, s): run_config(m, s, configs, overrides) for m in models for s in seeds}  # fail fast on bad config
-    for i, (model, seed) in enumerate((m, s) for m in models for s in seeds):
+    total = len(pairs)
+    cfgs = {(m, s): run_config(m, s, configs, overrides) for m, s in pairs}  # fail fast on a bad config
+    for i, (model, seed) in enumerate(pairs):
         if on_run is not None:
             on_run(model, seed, i, total)
         run_dir = out / "runs" / model / f"seed{seed}"
@@ -114,33 +119,34 @@ def summarise(records: Sequence[RunRecord]) -> dict[str, Any]:
 def markdown(summary: dict[str, Any], title: str) -> str:
     """A Markdown table: one row per model, mean ± std of :data:`SHOWN` metrics, training cost."""
     cols = [(p, n) for p, ns in SHOWN.items() for n in ns]
-    head = "| model | " + " | ".join(f"{p} {n}" for p, n in cols) + " | train s (wall) | s/epoch |"
-    lines = [title, "", head, "|---" * (len(cols) + 3) + "|"]
+    head = "| model | seeds | " + " | ".join(f"{p} {n}" for p, n in cols) + " | train s (wall) | s/epoch |"
+    lines = [title, "", head, "|---" * (len(cols) + 4) + "|"]
     for model, s in summary.items():
         cells = []
         for p, n in cols:
             v = s["protocols"].get(p, {}).get(n)
             cells.append(f"{v['mean']:.4f} ± {v['std']:.4f}" if v else "—")
         w = s["train_wall_seconds"]
-        lines.append(f"| {LABELS.get(model, model)} | " + " | ".join(cells)
+        lines.append(f"| {LABELS.get(model, model)} | {len(s['seeds'])} | " + " | ".join(cells)
                      + f" | {w['mean']:.0f} ± {w['std']:.0f} | {s['seconds_per_epoch']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
-def compare(data_dir: Path, models: Sequence[str], seeds: Sequence[int], out: Path, configs: Path | None = None,
-            overrides: Sequence[str] = (), on_run: Callable[[str, int, int, int], None] | None = None
-            ) -> dict[str, Any]:
+def compare(data_dir: Path, models: Sequence[str], seeds: Sequence[int] | Mapping[str, Sequence[int]], out: Path,
+            configs: Path | None = None, overrides: Sequence[str] = (),
+            on_run: Callable[[str, int, int, int], None] | None = None) -> dict[str, Any]:
     """Run :func:`run_all`, then write ``OUT/compare.json`` and ``OUT/compare.md``; return the JSON document."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     records = run_all(Path(data_dir), models, seeds, out, configs, overrides, on_run)
     results = summarise(records)
-    doc: dict[str, Any] = {"data": str(Path(data_dir).resolve()), "models": list(models), "seeds": list(seeds),
+    seed_doc = {m: list(v) for m, v in seeds.items()} if isinstance(seeds, Mapping) else list(seeds)
+    doc: dict[str, Any] = {"data": str(Path(data_dir).resolve()), "models": list(models), "seeds": seed_doc,
            "configs": str(configs) if configs is not None else None, "overrides": list(overrides),
            "results": results}
     with atomic_file(out / "compare.json") as tmp:
         tmp.write_text(json.dumps(doc, indent=2))
-    title = (f"{len(seeds)} seed(s) (mean ± std); test split; configs: {doc['configs'] or 'defaults'}"
+    title = (f"Test split, mean ± std over seeds; configs: {doc['configs'] or 'defaults'}"
              + (f"; overrides: {' '.join(overrides)}" if overrides else ""))
     with atomic_file(out / "compare.md") as tmp:
         tmp.write_text(markdown(results, title))

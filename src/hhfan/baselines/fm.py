@@ -51,20 +51,12 @@ import torch
 from torch import Tensor, nn
 
 from hhfan.baselines.config import BaselineConfig
-from hhfan.data.dataset import Dataset
 from hhfan.graph.mhig import MODALITY_NODE
-from hhfan.graph.quantize import standardise
 from hhfan.model.base import Recommender
+from hhfan.model.inputs import video_content
 
 if TYPE_CHECKING:
     from hhfan.baselines.registry import BuildContext
-
-
-def video_content(ds: Dataset) -> np.ndarray | None:
-    """Standardised concatenation of the video's modality features, float32 ``[num_videos, F]`` (None if none)."""
-    if not ds.modalities:
-        return None
-    return np.concatenate([standardise(ds.features[m]) for m in ds.modalities], axis=1).astype(np.float32)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,13 @@ from hhfan.graph.mhig import NODE_TYPES
 from hhfan.graph.quantize import standardise
 
 
+def video_content(ds: Dataset) -> np.ndarray | None:
+    """Standardised concatenation of the video's modality features, float32 ``[num_videos, F]`` (None if none)."""
+    if not ds.modalities:
+        return None
+    return np.concatenate([standardise(ds.features[m]) for m in ds.modalities], axis=1).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class ModelInputs:
     """Typed hand-over from the graph stage to the model stage.
@@ -49,9 +56,8 @@ class ModelInputs:
         expected = np.arange(g.offset("video") + g.count("video"))
         if not np.array_equal(nb.starts, expected):
             raise ValueError("neighbour tables must cover every user then every video, in order")
-        content = None
-        if ds.modalities:
-            content = torch.from_numpy(np.concatenate([standardise(ds.features[m]) for m in ds.modalities], axis=1))
+        feats = video_content(ds)
+        content = None if feats is None else torch.from_numpy(feats)
         return cls(
             counts={t: g.count(t) for t in NODE_TYPES},
             node_features={t: torch.from_numpy(np.asarray(f, np.float32)) for t, f in g.node_features.items()},
