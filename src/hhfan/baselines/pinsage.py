@@ -1,0 +1,147 @@
+"""PinSAGE (Ying, He, Chen, Eksombatchai, Hamilton & Leskovec, "Graph Convolutional Neural Networks for
+Web-Scale Recommender Systems", KDD 2018).
+
+Importance-based neighbourhoods (§3.2, :func:`importance_neighbors`): from every user and video,
+``config.walks_per_node`` uniform random walks of ``config.walk_length`` steps run over the whole
+training M-HIG (every node type and relation can be traversed: interactions, codewords, tags, user
+attributes...), seeded by the run's seed. Only visits to *user and video* nodes are counted (the
+start itself excluded): they are the nodes PinSAGE embeds, as pins are in the paper, while attribute
+nodes play the part of Pinterest's boards (walk intermediates). ``N(u)`` = the ``config.num_neighbors``
+most visited users/videos (ties: smaller id), with weights ``alpha_uv`` = visit counts L1-normalised over
+``N(u)``; a node whose walks reach no user/video has an empty neighbourhood (``n_u = 0``).
+
+Each of the ``L = config.layers`` convolutions (Algorithm 1, importance pooling)::
+
+    n_u = sum_{v in N(u)} alpha_uv ReLU(Q h_v + q)
+    z_u = ReLU(W [h_u ; n_u] + w)
+    h_u' = z_u / ||z_u||_2
+
+and the final dense head (Algorithm 2, lines 17-19) ``E_u = G_2 ReLU(G_1 h_u^L + g)``; score = inner product.
+Input ``h_u^0`` = free id embedding (+ a linear projection of the standardised video modality features
+for videos; the paper's input is the pin's visual/text features), via the shared
+:class:`~hhfan.baselines.graphsage.NodeInput`.
+
+Adaptations: full-graph propagation over users and videos (every node's fixed neighbourhood, once
+per ``embed`` call) instead of producer/consumer minibatches; BPR loss (the shared trainer) instead
+of the max-margin loss with hard negatives; no curriculum; ``config.dropout`` on each layer's input;
+the L2 term covers the batch's id embeddings and every weight matrix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from hhfan.baselines.config import BaselineConfig
+from hhfan.baselines.graphsage import NodeInput, batch_l2_terms, node_input_features
+from hhfan.model.base import Recommender
+
+if TYPE_CHECKING:
+    from hhfan.baselines.registry import BuildContext
+
+WALK_CHUNK = 65_536  # start nodes whose walks are simulated together (bounds memory)
+
+
+def importance_neighbors(indptr: np.ndarray, indices: np.ndarray, num_targets: int, top: int,
+                         walks_per_node: int, walk_length: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``top`` nodes by random-walk visit count for every target node ``0..num_targets-1``.
+
+    Walks move to a uniform random neighbour of the CSR graph ``(indptr, indices)`` (a walk at a
+    node without neighbours stays there); only visits to nodes ``< num_targets`` other than the start
+    are counted. Returns ``(ids int64 [num_targets, top], weights float32 [num_targets, top])``:
+    neighbours by decreasing count (ties: smaller id) and their counts L1-normalised per row;
+    unused slots have id 0 and weight 0. Deterministic for a seed.
+    """
+    rng = np.random.default_rng(seed)
+    deg = np.diff(indptr)
+    ids = np.zeros((num_targets, top), np.int64)
+    weights = np.zeros((num_targets, top), np.float32)
+    for lo in range(0, num_targets if indices.size else 0, WALK_CHUNK):
+        origin = np.repeat(np.arange(lo, min(lo + WALK_CHUNK, num_targets), dtype=np.int64), walks_per_node)
+        cur = origin.copy()
+        keys = []
+        for _ in range(walk_length):
+            d = deg[cur]
+            step = np.minimum((rng.random(cur.shape[0]) * d).astype(np.int64), np.maximum(d - 1, 0))
+            moved = d > 0
+            cur = np.where(moved, indices[np.where(moved, indptr[cur] + step, 0)].astype(np.int64), cur)
+            hit = moved & (cur < num_targets) & (cur != origin)
+            keys.append(origin[hit] * num_targets + cur[hit])
+        uniq, cnt = np.unique(np.concatenate(keys), return_counts=True)
+        start, node = uniq // num_targets, uniq % num_targets
+        order = np.lexsort((node, -cnt, start))  # by start, then count descending, then id
+        start, node, cnt = start[order], node[order], cnt[order]
+        first = np.searchsorted(start, start, side="left")
+        rank = np.arange(start.shape[0]) - first
+        keep = rank < top
+        ids[start[keep], rank[keep]] = node[keep]
+        weights[start[keep], rank[keep]] = cnt[keep]
+    total = weights.sum(axis=1, keepdims=True)
+    return ids, weights / np.where(total > 0, total, 1.0)
+
+
+class PinSAGE(Recommender):
+    """PinSAGE over users (rows ``0..U-1``) and videos (rows ``U..U+V-1``) with fixed importance neighbourhoods."""
+
+    neighbor_ids: Tensor
+    neighbor_weights: Tensor
+
+    def __init__(self, counts: dict[str, int], features: dict[str, Tensor], neighbor_ids: Tensor,
+                 neighbor_weights: Tensor, config: BaselineConfig | None = None) -> None:
+        super().__init__()
+        cfg = config or BaselineConfig()
+        self.num_users, self.num_videos = counts["user"], counts["video"]
+        n = self.num_users + self.num_videos
+        if neighbor_ids.shape != neighbor_weights.shape or neighbor_ids.shape[0] != n:
+            raise ValueError(f"neighbour tables must be [{n}, T], got {tuple(neighbor_ids.shape)}")
+        self.dropout = cfg.dropout
+        self.input = NodeInput(counts, features, cfg.dim, cfg.init_std, types=("user", "video"))
+        self.register_buffer("neighbor_ids", neighbor_ids.long())
+        self.register_buffer("neighbor_weights", neighbor_weights.float())
+        d = cfg.dim
+        self.q = nn.ModuleList(nn.Linear(d, d) for _ in range(cfg.layers))
+        self.w = nn.ModuleList(nn.Linear(2 * d, d) for _ in range(cfg.layers))
+        self.g1, self.g2 = nn.Linear(d, d), nn.Linear(d, d, bias=False)
+
+    def convolve(self, h: Tensor, layer: int) -> Tensor:
+        """One CONVOLVE step (Algorithm 1) for every node: importance pooling, concat, dense + ReLU, L2 norm."""
+        m = F.relu(self.q[layer](h))
+        n = torch.einsum("nt,ntd->nd", self.neighbor_weights, m[self.neighbor_ids])
+        z = F.relu(self.w[layer](torch.cat([h, n], dim=1)))
+        return F.normalize(z, dim=1)
+
+    def propagate(self) -> Tensor:
+        """Final embeddings of every user then video, ``[U + V, d]``."""
+        h = self.input()
+        for layer in range(len(self.q)):
+            h = self.convolve(F.dropout(h, self.dropout, self.training), layer)
+        return self.g2(F.relu(self.g1(h)))
+
+    def embed(self, users: Tensor, videos: Tensor) -> tuple[Tensor, Tensor]:
+        """Propagate once, then pick the batch's rows."""
+        h = self.propagate()
+        return h[users], h[videos + self.num_users]
+
+    def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
+        """The batch's id embeddings and every weight matrix (not the full id table)."""
+        return batch_l2_terms(self, self.input, users, videos)
+
+    @torch.no_grad()
+    def all_embeddings(self, batch_size: int = 4096) -> tuple[Tensor, Tensor]:
+        """One propagation for everyone."""
+        h = self.propagate()
+        return h[: self.num_users], h[self.num_users :]
+
+
+def build(ctx: BuildContext) -> PinSAGE:
+    """Registry entry (:mod:`hhfan.baselines.registry`): walks over the training-only M-HIG, seeded by ``ctx.seed``."""
+    g, cfg = ctx.artifacts.graph, ctx.config
+    counts = {"user": g.count("user"), "video": g.count("video")}
+    ids, w = importance_neighbors(g.indptr, g.indices, counts["user"] + counts["video"], cfg.num_neighbors,
+                                  cfg.walks_per_node, cfg.walk_length, ctx.seed)
+    return PinSAGE(counts, node_input_features(ctx), torch.from_numpy(ids), torch.from_numpy(w), cfg)
