@@ -88,3 +88,9 @@ def test_fewer_seeds_for_costly_models(compared: Path, baseline_world: Path) -> 
     assert doc["results"]["pop"]["seeds"] == [0, 1] and doc["results"]["bprmf"]["seeds"] == [0]
     assert doc["results"]["bprmf"]["protocols"]["full"]["ndcg@20"]["std"] == 0.0
     assert "| BPR-MF | 1 |" in (compared / "compare.md").read_text()
+
+
+def test_a_run_with_another_config_is_not_reused(compared: Path, baseline_world: Path) -> None:
+    with pytest.raises(ValueError, match="different config"):
+        compare(baseline_world, ["bprmf"], [0], compared, overrides=[*QUICK, "train.lr=0.5"])
+    compare(baseline_world, ["bprmf"], [0], compared, overrides=[*QUICK, "train.num_threads=2"])  # threads: same run

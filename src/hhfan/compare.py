@@ -5,7 +5,8 @@ Every ``(model, seed)`` pair is one ordinary training run (:func:`hhfan.runner.t
 same split, and seeds differ in initialisation, triples and (for random splits) the split itself.
 A model's config is ``CONFIGS/<model>.yaml`` when a config directory is given and holds one, else the
 defaults, then the common ``--set`` overrides. Finished runs (``metrics.json`` present) are reused and a
-killed run is resumed, so an interrupted comparison continues where it stopped.
+killed run is resumed, so an interrupted comparison continues where it stopped; a run directory whose
+config differs from the one asked for (other than threads and device) is an error, never silently reused.
 
 Results: ``OUT/compare.json`` (per model: per-seed test metrics, mean and std per protocol and metric,
 training wall time and seconds per epoch) and ``OUT/compare.md`` (a Markdown table, mean ± std).
@@ -16,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from hhfan.config import resolve
 from hhfan.data.atomic import atomic_file
-from hhfan.runner import MODELS, RunConfig, train_run
+from hhfan.runner import MODELS, RunConfig, read_config, train_run
 
 SHOWN: dict[str, tuple[str, ...]] = {"sampled": ("precision@10", "recall@10", "ndcg@10", "auc"),
                                      "full": ("recall@20", "ndcg@20")}
@@ -64,6 +65,19 @@ def run_config(model: str, seed: int, configs: Path | None, overrides: Sequence[
     return resolve(RunConfig, preset if preset is not None and preset.exists() else None, sets)
 
 
+def _execution_free(cfg: RunConfig) -> RunConfig:
+    """``cfg`` without the settings that do not change results (threads, device)."""
+    return replace(cfg, train=replace(cfg.train, num_threads=0, device="cpu"))
+
+
+def _check_same(run_dir: Path, expected: RunConfig) -> None:
+    """Refuse to reuse or resume a run directory trained with another configuration."""
+    found = read_config(run_dir)[0]
+    if _execution_free(found) != _execution_free(expected):
+        raise ValueError(f"{run_dir} holds a run with a different config than this comparison asks for; "
+                         "use another --out, or the same presets and --set overrides as before")
+
+
 def _record(model: str, seed: int, run_dir: Path) -> RunRecord:
     log = [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines() if x.strip()]
     stamp = json.loads((run_dir / "wall.json").read_text()) if (run_dir / "wall.json").exists() else {}
@@ -88,6 +102,8 @@ def run_all(data_dir: Path, models: Sequence[str], seeds: Sequence[int] | Mappin
         if on_run is not None:
             on_run(model, seed, i, total)
         run_dir = out / "runs" / model / f"seed{seed}"
+        if (run_dir / "config.yaml").exists():
+            _check_same(run_dir, cfgs[model, seed])
         if not (run_dir / "metrics.json").exists():
             t0 = time.perf_counter()
             train_run(data_dir, run_dir, cfgs[model, seed], resume=(run_dir / "last.pt").exists())
