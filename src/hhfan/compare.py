@@ -133,7 +133,8 @@ def summarise(records: Sequence[RunRecord]) -> dict[str, Any]:
 
 
 def markdown(summary: dict[str, Any], title: str) -> str:
-    """A Markdown table: one row per model, mean ± std of :data:`SHOWN` metrics, training cost."""
+    """A Markdown table: one row per model, mean ± std of :data:`SHOWN` metrics (the value alone for a
+    single seed), training wall time and median seconds per epoch (training + validation)."""
     cols = [(p, n) for p, ns in SHOWN.items() for n in ns]
     head = "| model | seeds | " + " | ".join(f"{p} {n}" for p, n in cols) + " | train s (wall) | s/epoch |"
     lines = [title, "", head, "|---" * (len(cols) + 4) + "|"]
@@ -141,10 +142,12 @@ def markdown(summary: dict[str, Any], title: str) -> str:
         cells = []
         for p, n in cols:
             v = s["protocols"].get(p, {}).get(n)
-            cells.append(f"{v['mean']:.4f} ± {v['std']:.4f}" if v else "—")
+            one = len(s["seeds"]) == 1  # no spread to report from a single run
+            cells.append("—" if not v else f"{v['mean']:.4f}" if one else f"{v['mean']:.4f} ± {v['std']:.4f}")
         w = s["train_wall_seconds"]
         lines.append(f"| {LABELS.get(model, model)} | {len(s['seeds'])} | " + " | ".join(cells)
-                     + f" | {w['mean']:.0f} ± {w['std']:.0f} | {s['seconds_per_epoch']:.2f} |")
+                     + (f" | {w['mean']:.0f}" if len(s["seeds"]) == 1 else f" | {w['mean']:.0f} ± {w['std']:.0f}")
+                     + f" | {s['seconds_per_epoch']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
