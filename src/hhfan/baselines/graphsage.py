@@ -41,7 +41,7 @@ from torch_geometric.nn import SAGEConv
 
 from hhfan.baselines.config import BaselineConfig
 from hhfan.graph.mhig import NODE_TYPES, HeteroGraph
-from hhfan.model.base import Recommender
+from hhfan.model.base import FullGraphRecommender, Recommender
 from hhfan.model.inputs import ModelInputs
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ def batch_l2_terms(model: Recommender, node_input: NodeInput, users: Tensor, vid
     yield from (p for p in model.parameters() if p is not node_input.emb.weight)
 
 
-class GraphSAGE(Recommender):
+class GraphSAGE(FullGraphRecommender):
     """Mean-aggregator GraphSAGE over the homogeneous training M-HIG; users are rows ``0..U-1``, videos next."""
 
     def __init__(self, counts: dict[str, int], features: dict[str, Tensor], edge_index: Tensor,
@@ -134,20 +134,10 @@ class GraphSAGE(Recommender):
                 x = F.relu(x)
         return x
 
-    def embed(self, users: Tensor, videos: Tensor) -> tuple[Tensor, Tensor]:
-        """Propagate once, then pick the batch's rows."""
-        h = self.propagate()
-        return h[users], h[videos + self.num_users]
 
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """The batch's id embeddings and every weight matrix (not the full id table)."""
         return batch_l2_terms(self, self.input, users, videos)
-
-    @torch.no_grad()
-    def all_embeddings(self, batch_size: int = 4096) -> tuple[Tensor, Tensor]:
-        """One propagation for everyone."""
-        h = self.propagate()
-        return h[: self.num_users], h[self.num_users : self.num_users + self.num_videos]
 
 
 def build(ctx: BuildContext) -> GraphSAGE:

@@ -16,13 +16,13 @@ from torch import Tensor, nn
 from torch_geometric.nn import LGConv
 
 from hhfan.baselines.config import BaselineConfig
-from hhfan.model.base import Recommender
+from hhfan.model.base import FullGraphRecommender
 
 if TYPE_CHECKING:
     from hhfan.baselines.registry import BuildContext
 
 
-class LightGCN(Recommender):
+class LightGCN(FullGraphRecommender):
     """LightGCN over training interactions ``(user[i], video[i])``."""
 
     def __init__(self, num_users: int, num_videos: int, train_user: np.ndarray, train_video: np.ndarray,
@@ -46,21 +46,11 @@ class LightGCN(Recommender):
             out = out + x
         return out / (self.layers + 1)
 
-    def embed(self, users: Tensor, videos: Tensor) -> tuple[Tensor, Tensor]:
-        """Propagate once, then pick the batch's rows."""
-        e = self.propagate()
-        return e[users], e[videos + self.num_users]
 
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """Layer-0 embeddings of the batch."""
         yield self.emb(users)
         yield self.emb(videos + self.num_users)
-
-    @torch.no_grad()
-    def all_embeddings(self, batch_size: int = 4096) -> tuple[Tensor, Tensor]:
-        """One propagation for everyone."""
-        e = self.propagate()
-        return e[: self.num_users], e[self.num_users :]
 
 
 def build(ctx: BuildContext) -> LightGCN:

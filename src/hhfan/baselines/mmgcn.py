@@ -35,7 +35,7 @@ from torch_geometric.nn import SimpleConv
 
 from hhfan.baselines.config import BaselineConfig
 from hhfan.graph.quantize import standardise
-from hhfan.model.base import Recommender
+from hhfan.model.base import FullGraphRecommender
 
 if TYPE_CHECKING:
     from hhfan.baselines.registry import BuildContext
@@ -80,7 +80,7 @@ class ModalityGCN(nn.Module):
         return x
 
 
-class MMGCN(Recommender):
+class MMGCN(FullGraphRecommender):
     """Sum over modalities of per-modality GCN outputs; users are rows ``0..U-1``, videos next."""
 
     def __init__(self, num_users: int, num_videos: int, modal_features: dict[str, Tensor], edge_index: Tensor,
@@ -104,10 +104,6 @@ class MMGCN(Recommender):
         out = [branch(self.id_emb.weight, self.edge_index) for branch in self.branches.values()]
         return torch.stack(out).sum(dim=0)
 
-    def embed(self, users: Tensor, videos: Tensor) -> tuple[Tensor, Tensor]:
-        """Propagate once, then pick the batch's rows."""
-        h = self.propagate()
-        return h[users], h[videos + self.num_users]
 
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """The batch's id embeddings and the batch users' preference vectors of every modality."""
@@ -116,12 +112,6 @@ class MMGCN(Recommender):
         for branch in self.branches.values():
             assert isinstance(branch, ModalityGCN)
             yield branch.preference(users)
-
-    @torch.no_grad()
-    def all_embeddings(self, batch_size: int = 4096) -> tuple[Tensor, Tensor]:
-        """One propagation for everyone."""
-        h = self.propagate()
-        return h[: self.num_users], h[self.num_users :]
 
 
 def build(ctx: BuildContext) -> MMGCN:

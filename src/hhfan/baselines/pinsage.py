@@ -39,7 +39,7 @@ from torch import Tensor, nn
 
 from hhfan.baselines.config import BaselineConfig
 from hhfan.baselines.graphsage import NodeInput, batch_l2_terms, node_input_features
-from hhfan.model.base import Recommender
+from hhfan.model.base import FullGraphRecommender
 
 if TYPE_CHECKING:
     from hhfan.baselines.registry import BuildContext
@@ -85,7 +85,7 @@ def importance_neighbors(indptr: np.ndarray, indices: np.ndarray, num_targets: i
     return ids, weights / np.where(total > 0, total, 1.0)
 
 
-class PinSAGE(Recommender):
+class PinSAGE(FullGraphRecommender):
     """PinSAGE over users (rows ``0..U-1``) and videos (rows ``U..U+V-1``) with fixed importance neighbourhoods."""
 
     neighbor_ids: Tensor
@@ -122,20 +122,10 @@ class PinSAGE(Recommender):
             h = self.convolve(F.dropout(h, self.dropout, self.training), layer)
         return self.g2(F.relu(self.g1(h)))
 
-    def embed(self, users: Tensor, videos: Tensor) -> tuple[Tensor, Tensor]:
-        """Propagate once, then pick the batch's rows."""
-        h = self.propagate()
-        return h[users], h[videos + self.num_users]
 
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """The batch's id embeddings and every weight matrix (not the full id table)."""
         return batch_l2_terms(self, self.input, users, videos)
-
-    @torch.no_grad()
-    def all_embeddings(self, batch_size: int = 4096) -> tuple[Tensor, Tensor]:
-        """One propagation for everyone."""
-        h = self.propagate()
-        return h[: self.num_users], h[self.num_users :]
 
 
 def build(ctx: BuildContext) -> PinSAGE:

@@ -75,3 +75,27 @@ class Recommender(nn.Module):
             eu_parts.append(eu)
             ev_parts.append(ev)
         return torch.cat(eu_parts), torch.cat(ev_parts)
+
+
+class FullGraphRecommender(Recommender):
+    """A model whose every node embedding comes from one full-graph propagation (LightGCN, GraphSAGE...).
+
+    Subclasses implement :meth:`propagate`, returning ``[num_users + num_videos (+ other nodes), d]``
+    with users first, then videos; a batch propagates once and picks its rows, and evaluation
+    propagates once for everyone.
+    """
+
+    def propagate(self) -> Tensor:
+        """Final embeddings of every user, then every video (then any other node type)."""
+        raise NotImplementedError
+
+    def embed(self, users: Tensor, videos: Tensor) -> tuple[Tensor, Tensor]:
+        """Propagate once, then pick the batch's rows."""
+        h = self.propagate()
+        return h[users], h[videos + self.num_users]
+
+    @torch.no_grad()
+    def all_embeddings(self, batch_size: int = 4096) -> tuple[Tensor, Tensor]:
+        """One propagation for everyone."""
+        h = self.propagate()
+        return h[: self.num_users], h[self.num_users : self.num_users + self.num_videos]
