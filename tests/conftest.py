@@ -52,3 +52,13 @@ def real_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"real data not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def synthetic_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A written synthetic dataset directory (200 users, 400 videos, features, tags), shared by the run tests."""
+    from hhfan.data.io import write_dataset
+    from hhfan.data.synth import SynthConfig, generate
+
+    ds = generate(SynthConfig(num_users=200, num_videos=400, mean_interactions=25, seed=5))
+    return write_dataset(ds, tmp_path_factory.mktemp("world") / "data")

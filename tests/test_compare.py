@@ -11,23 +11,15 @@ from typer.testing import CliRunner
 
 from hhfan.cli import app
 from hhfan.compare import compare, parse_models, run_config
-from hhfan.data.io import write_dataset
-from hhfan.data.synth import SynthConfig, generate
 
 QUICK = ["train.epochs=2", "train.num_threads=1", "graph.codewords=8", "sampler.num_collect=40",
          "baseline.dim=8", "model.dim=8"]
 
 
 @pytest.fixture(scope="module")
-def baseline_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    ds = generate(SynthConfig(num_users=120, num_videos=200, mean_interactions=20, seed=3))
-    return write_dataset(ds, tmp_path_factory.mktemp("w") / "data")
-
-
-@pytest.fixture(scope="module")
-def compared(baseline_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def compared(synthetic_world: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("cmp") / "out"
-    compare(baseline_world, ["pop", "bprmf"], [0, 1], out, overrides=QUICK)
+    compare(synthetic_world, ["pop", "bprmf"], [0, 1], out, overrides=QUICK)
     return out
 
 
@@ -53,10 +45,10 @@ def test_seeds_share_splits_across_models(compared: Path) -> None:
         assert np.array_equal(a, b)
 
 
-def test_finished_runs_are_reused(compared: Path, baseline_world: Path) -> None:
+def test_finished_runs_are_reused(compared: Path, synthetic_world: Path) -> None:
     wall = compared / "runs" / "bprmf" / "seed0" / "wall.json"
     before = wall.stat().st_mtime_ns
-    compare(baseline_world, ["bprmf"], [0], compared, overrides=QUICK)
+    compare(synthetic_world, ["bprmf"], [0], compared, overrides=QUICK)
     assert wall.stat().st_mtime_ns == before
 
 
@@ -74,24 +66,24 @@ def test_bad_model_names() -> None:
         parse_models("pop,pop")
 
 
-def test_cli_compare_errors(baseline_world: Path, tmp_path: Path) -> None:
-    res = CliRunner().invoke(app, ["compare", "--data", str(baseline_world), "--models", "pop,mystery",
+def test_cli_compare_errors(synthetic_world: Path, tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["compare", "--data", str(synthetic_world), "--models", "pop,mystery",
                                    "--out", str(tmp_path / "o")])
     assert res.exit_code == 1 and "unknown model" in res.output
-    res = CliRunner().invoke(app, ["compare", "--data", str(baseline_world), "--models", "pop", "--seeds", "0",
+    res = CliRunner().invoke(app, ["compare", "--data", str(synthetic_world), "--models", "pop", "--seeds", "0",
                                    "--out", str(tmp_path / "o")])
     assert res.exit_code == 1
 
 
-def test_fewer_seeds_for_costly_models(compared: Path, baseline_world: Path) -> None:
-    doc = compare(baseline_world, ["pop", "bprmf"], {"pop": [0, 1], "bprmf": [0]}, compared, overrides=QUICK)
+def test_fewer_seeds_for_costly_models(compared: Path, synthetic_world: Path) -> None:
+    doc = compare(synthetic_world, ["pop", "bprmf"], {"pop": [0, 1], "bprmf": [0]}, compared, overrides=QUICK)
     assert doc["results"]["pop"]["seeds"] == [0, 1] and doc["results"]["bprmf"]["seeds"] == [0]
     assert doc["results"]["bprmf"]["protocols"]["full"]["ndcg@20"]["std"] == 0.0
     md = (compared / "compare.md").read_text()
     assert "| BPR-MF | 1 |" in md and "| Most-popular | 2 |" in md
 
 
-def test_a_run_with_another_config_is_not_reused(compared: Path, baseline_world: Path) -> None:
+def test_a_run_with_another_config_is_not_reused(compared: Path, synthetic_world: Path) -> None:
     with pytest.raises(ValueError, match="different config"):
-        compare(baseline_world, ["bprmf"], [0], compared, overrides=[*QUICK, "train.lr=0.5"])
-    compare(baseline_world, ["bprmf"], [0], compared, overrides=[*QUICK, "train.num_threads=2"])  # threads: same run
+        compare(synthetic_world, ["bprmf"], [0], compared, overrides=[*QUICK, "train.lr=0.5"])
+    compare(synthetic_world, ["bprmf"], [0], compared, overrides=[*QUICK, "train.num_threads=2"])  # threads: same run

@@ -19,9 +19,8 @@ FAST = ["model.dim=16", "train.batch_size=1024", "train.lr=0.01", "graph.codewor
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    ds = generate(SynthConfig(num_users=200, num_videos=400, mean_interactions=25, seed=5))
-    return write_dataset(ds, tmp_path_factory.mktemp("w") / "data")
+def data_dir(synthetic_world: Path) -> Path:
+    return synthetic_world
 
 
 @pytest.fixture(scope="module")

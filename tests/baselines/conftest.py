@@ -8,18 +8,15 @@ from pathlib import Path
 import pytest
 
 from hhfan.config import resolve
-from hhfan.data.io import write_dataset
-from hhfan.data.synth import SynthConfig, generate
 from hhfan.runner import RunConfig, train_run
 
 TINY = ["graph.codewords=8", "sampler.num_collect=40", "train.num_threads=1"]
 
 
 @pytest.fixture(scope="session")
-def baseline_world(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def baseline_world(synthetic_world: Path) -> Path:
     """200 users, 400 videos, visual/acoustic/textual features, tags and tag tree (synthetic)."""
-    ds = generate(SynthConfig(num_users=200, num_videos=400, mean_interactions=25, seed=5))
-    return write_dataset(ds, tmp_path_factory.mktemp("b") / "data")
+    return synthetic_world
 
 
 def best_val(run_dir: Path, metric: str = "ndcg@20") -> float:

@@ -39,8 +39,8 @@ import torch
 from torch import Tensor, nn
 
 from hhfan.baselines.config import BaselineConfig
-from hhfan.baselines.fm import video_content
 from hhfan.model.base import Recommender
+from hhfan.model.inputs import video_content
 
 if TYPE_CHECKING:
     from hhfan.baselines.registry import BuildContext
