@@ -11,12 +11,11 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from torch import Tensor, nn
-from torch_geometric.nn import LGConv
 
 from hhfan.baselines.config import BaselineConfig
 from hhfan.model.base import FullGraphRecommender
+from hhfan.model.layers import LayerMeanPropagation, bipartite_edge_index
 
 if TYPE_CHECKING:
     from hhfan.baselines.registry import BuildContext
@@ -32,20 +31,12 @@ class LightGCN(FullGraphRecommender):
         self.num_users, self.num_videos, self.layers = num_users, num_videos, cfg.layers
         self.emb = nn.Embedding(num_users + num_videos, cfg.dim)
         nn.init.normal_(self.emb.weight, 0.0, cfg.init_std)
-        u = torch.from_numpy(train_user.astype(np.int64))
-        v = torch.from_numpy(train_video.astype(np.int64)) + num_users
-        self.register_buffer("edge_index", torch.stack([torch.cat([u, v]), torch.cat([v, u])]))
-        self.conv = LGConv(normalize=True)
+        self.register_buffer("edge_index", bipartite_edge_index(train_user, train_video, num_users))
+        self.smooth = LayerMeanPropagation()
 
     def propagate(self) -> Tensor:
         """Mean of the layer outputs, ``[num_users + num_videos, d]``."""
-        x = self.emb.weight
-        out = x
-        for _ in range(self.layers):
-            x = self.conv(x, self.edge_index)
-            out = out + x
-        return out / (self.layers + 1)
-
+        return self.smooth(self.emb.weight, self.edge_index, self.layers)
 
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """Layer-0 embeddings of the batch."""

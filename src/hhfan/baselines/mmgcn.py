@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -36,18 +35,12 @@ from torch_geometric.nn import SimpleConv
 from hhfan.baselines.config import BaselineConfig
 from hhfan.graph.quantize import standardise
 from hhfan.model.base import FullGraphRecommender
+from hhfan.model.layers import bipartite_edge_index
 
 if TYPE_CHECKING:
     from hhfan.baselines.registry import BuildContext
 
 COMBINE = "concat"  # the combination layer: "concat" (W_3 [h ; x_hat]) or "sum" (W_3 h + x_hat), paper §3.2.2
-
-
-def bipartite_edge_index(train_user: np.ndarray, train_video: np.ndarray, num_users: int) -> Tensor:
-    """Training interactions as an int64 ``[2, 2n]`` edge_index over ids ``users 0..U-1, videos U..``, both ways."""
-    u = torch.from_numpy(np.asarray(train_user, dtype=np.int64))
-    v = torch.from_numpy(np.asarray(train_video, dtype=np.int64)) + num_users
-    return torch.stack([torch.cat([u, v]), torch.cat([v, u])])
 
 
 class ModalityGCN(nn.Module):
@@ -103,7 +96,6 @@ class MMGCN(FullGraphRecommender):
         """``sum_m x^{L,m}`` for every user then video, ``[U + V, d]``."""
         out = [branch(self.id_emb.weight, self.edge_index) for branch in self.branches.values()]
         return torch.stack(out).sum(dim=0)
-
 
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """The batch's id embeddings and the batch users' preference vectors of every modality."""

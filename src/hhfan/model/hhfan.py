@@ -32,12 +32,18 @@ from typing import NamedTuple
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import LGConv
 
 from hhfan.graph.mhig import ATTRIBUTE_TYPES
 from hhfan.model.base import Recommender
 from hhfan.model.inputs import ModelInputs
-from hhfan.model.layers import AttributeSelfAttention, FeatureTransformer, IntraTypeAggregator, NeighborAttention
+from hhfan.model.layers import (
+    AttributeSelfAttention,
+    FeatureTransformer,
+    IntraTypeAggregator,
+    LayerMeanPropagation,
+    NeighborAttention,
+    bipartite_edge_index,
+)
 
 
 @dataclass(frozen=True)
@@ -141,9 +147,9 @@ class HHFAN(Recommender):
         if cfg.propagation:
             if inputs.interactions is None:
                 raise ValueError("propagation needs the training interactions (ModelInputs.interactions)")
-            u, v = inputs.interactions[0], inputs.interactions[1] + self.num_users
-            self.register_buffer("edge_index", torch.stack([torch.cat([u, v]), torch.cat([v, u])]))
-            self.smooth = LGConv(normalize=True)
+            self.register_buffer("edge_index", bipartite_edge_index(inputs.interactions[0], inputs.interactions[1],
+                                                                      self.num_users))
+            self.smooth = LayerMeanPropagation()
         for t in self.group_types:
             self.register_buffer(f"nbr_{t}", inputs.neighbor_ids[t].long())
             self.register_buffer(f"mask_{t}", inputs.neighbor_mask[t])
@@ -172,16 +178,17 @@ class HHFAN(Recommender):
         """``[U + V, d]`` user then video f(v), smoothed over the training interactions (``propagation``)."""
         x = torch.cat([self.transform["user"](torch.arange(self.num_users, device=self.device)),
                        self.transform["video"](torch.arange(self.num_videos, device=self.device))])
-        out = x
-        for _ in range(self.config.propagation):
-            x = self.smooth(x, self.edge_index)
-            out = out + x
-        return out / (self.config.propagation + 1)
+        return self.smooth(x, self.edge_index, self.config.propagation)
 
-    def nodes_forward(self, nodes: Tensor) -> NodeOutput:
-        """Embed start nodes (global ids: users ``0..U-1``, videos ``U..U+V-1``) with attention weights."""
+    def nodes_forward(self, nodes: Tensor, table: Tensor | None = None) -> NodeOutput:
+        """Embed start nodes (global ids: users ``0..U-1``, videos ``U..U+V-1``) with attention weights.
+
+        ``table``: :meth:`propagated_inputs` computed by the caller (evaluation reuses one for every chunk);
+        computed here when ``propagation`` is on and none is given.
+        """
         is_user = nodes < self.num_users
-        table = self.propagated_inputs() if self.config.propagation else None
+        if table is None and self.config.propagation:
+            table = self.propagated_inputs()
         if table is not None:
             self_emb = table[nodes]
         else:
@@ -218,6 +225,15 @@ class HHFAN(Recommender):
         """``(E_u, E_v)`` for user and video index tensors (one pass over both)."""
         out = self.nodes_forward(torch.cat([users, videos + self.num_users])).emb
         return out[: users.shape[0]], out[users.shape[0] :]
+
+    @torch.no_grad()
+    def all_embeddings(self, batch_size: int = 4096) -> tuple[Tensor, Tensor]:
+        """Every user's and video's embedding in chunks of nodes, propagating the inputs (if on) only once."""
+        table = self.propagated_inputs() if self.config.propagation else None
+        nodes = torch.arange(self.num_users + self.num_videos, device=self.device)
+        out = torch.cat([self.nodes_forward(nodes[s : s + batch_size], table).emb
+                         for s in range(0, nodes.shape[0], batch_size)])
+        return out[: self.num_users], out[self.num_users :]
 
     def candidate_names(self) -> list[str]:
         """Names of the Eq. (6) candidates, in the order of :attr:`NodeOutput.alpha`."""

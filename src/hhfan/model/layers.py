@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch_geometric.nn import LGConv
 
 
 class FeatureTransformer(nn.Module):
@@ -127,3 +129,29 @@ class NeighborAttention(nn.Module):
         logits = logits.masked_fill(~present, float("-inf"))
         alpha = torch.softmax(logits, dim=-1).nan_to_num(0.0)
         return (alpha.unsqueeze(-1) * cands).sum(dim=1), alpha  # Eq. (6)
+
+
+def bipartite_edge_index(user: np.ndarray | Tensor, video: np.ndarray | Tensor, num_users: int) -> Tensor:
+    """Interactions as an int64 ``[2, 2n]`` edge_index over ids ``users 0..U-1, videos U..``, both directions."""
+    u = torch.as_tensor(user, dtype=torch.int64)
+    v = torch.as_tensor(video, dtype=torch.int64) + num_users
+    return torch.stack([torch.cat([u, v]), torch.cat([v, u])])
+
+
+class LayerMeanPropagation(nn.Module):
+    """LightGCN's propagation: ``mean_{l=0..L} (D^-1/2 A D^-1/2)^l x`` with PyG's ``LGConv`` (no parameters).
+
+    Serves LightGCN itself and HHFAN's optional input smoothing (``HHFANConfig.propagation``).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = LGConv(normalize=True)
+
+    def forward(self, x: Tensor, edge_index: Tensor, layers: int) -> Tensor:
+        """``x [N, d]`` -> mean of the ``layers + 1`` layer outputs ``[N, d]``."""
+        out = x
+        for _ in range(layers):
+            x = self.conv(x, edge_index)
+            out = out + x
+        return out / (layers + 1)
