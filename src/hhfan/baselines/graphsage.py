@@ -10,7 +10,8 @@ Input of node ``i`` of type ``t`` (:class:`NodeInput`)::
 
 where ``x_i`` is the standardised concatenation of a video's modality features, or the codeword /
 derived-tag centroid of an attribute node (``graph.node_features``). Each of the ``L = config.layers``
-layers is PyG's ``SAGEConv`` with the mean aggregator (Eq. 1 / Algorithm 1 with "mean")::
+layers is PyG's ``SAGEConv`` with the mean aggregator (Eq. 1 / Algorithm 1 with "mean"; computed as a
+sum over the row-normalised sparse adjacency, :class:`~hhfan.model.layers.CachedAdjacency`)::
 
     h_i^l = W_1 h_i^{l-1} + W_2 mean_{j in N(i)} h_j^{l-1}      (W . CONCAT(h_i, h_N(i)), written as two matrices)
 
@@ -43,6 +44,7 @@ from hhfan.baselines.config import BaselineConfig
 from hhfan.graph.mhig import NODE_TYPES, HeteroGraph
 from hhfan.model.base import FullGraphRecommender, Recommender
 from hhfan.model.inputs import ModelInputs
+from hhfan.model.layers import CachedAdjacency
 
 if TYPE_CHECKING:
     from hhfan.baselines.registry import BuildContext
@@ -122,14 +124,17 @@ class GraphSAGE(FullGraphRecommender):
         self.dropout = cfg.dropout
         self.input = NodeInput(counts, features, cfg.dim, cfg.init_std)
         self.register_buffer("edge_index", edge_index)
-        self.convs = nn.ModuleList(SAGEConv(cfg.dim, cfg.dim, aggr="mean") for _ in range(cfg.layers))
+        self.adjacency = CachedAdjacency("mean")
+        # "sum" over the row-normalised adjacency is the mean aggregator, as one sparse product
+        self.convs = nn.ModuleList(SAGEConv(cfg.dim, cfg.dim, aggr="sum") for _ in range(cfg.layers))
 
     def propagate(self) -> Tensor:
         """Layer-L output of every node, ``[num_nodes, d]``."""
         x = self.input()
+        adj = self.adjacency(self.edge_index, x.shape[0])
         for i, conv in enumerate(self.convs):
             x = F.dropout(x, self.dropout, self.training)
-            x = conv(x, self.edge_index)
+            x = conv(x, adj)
             if i < len(self.convs) - 1:
                 x = F.relu(x)
         return x

@@ -35,7 +35,7 @@ from torch_geometric.nn import SimpleConv
 from hhfan.baselines.config import BaselineConfig
 from hhfan.graph.quantize import standardise
 from hhfan.model.base import FullGraphRecommender
-from hhfan.model.layers import bipartite_edge_index
+from hhfan.model.layers import CachedAdjacency, bipartite_edge_index
 
 if TYPE_CHECKING:
     from hhfan.baselines.registry import BuildContext
@@ -58,13 +58,16 @@ class ModalityGCN(nn.Module):
         self.self_w = nn.ModuleList(nn.Linear(dim, dim) for _ in range(layers))
         width = 2 * dim if COMBINE == "concat" else dim
         self.comb_w = nn.ModuleList(nn.Linear(width, dim) for _ in range(layers))
-        self.mean = SimpleConv(aggr="mean")
+        self.mean = SimpleConv(aggr="sum")  # a sum over the row-normalised adjacency: the neighbour mean
 
-    def forward(self, id_emb: Tensor, edge_index: Tensor) -> Tensor:
-        """Modality-specific representations of every user then video, ``[U + V, d]``."""
+    def forward(self, id_emb: Tensor, adj: Tensor) -> Tensor:
+        """Modality-specific representations of every user then video, ``[U + V, d]``.
+
+        ``adj``: the interaction graph's mean-normalised sparse ``adj_t`` (:class:`CachedAdjacency`).
+        """
         x = F.normalize(torch.cat([self.preference.weight, self.proj(self.features)]), dim=1)
         for conv_w, self_w, comb_w in zip(self.conv_w, self.self_w, self.comb_w, strict=True):
-            h = F.leaky_relu(self.mean(conv_w(x), edge_index))
+            h = F.leaky_relu(self.mean(conv_w(x), adj))
             x_hat = F.leaky_relu(self_w(x)) + id_emb
             if COMBINE == "concat":
                 x = F.leaky_relu(comb_w(torch.cat([h, x_hat], dim=1)))
@@ -89,12 +92,14 @@ class MMGCN(FullGraphRecommender):
         self.id_emb = nn.Embedding(num_users + num_videos, cfg.dim)
         nn.init.normal_(self.id_emb.weight, 0.0, cfg.init_std)
         self.register_buffer("edge_index", edge_index)
+        self.adjacency = CachedAdjacency("mean")
         self.branches = nn.ModuleDict({m: ModalityGCN(num_users, x, cfg.dim, cfg.layers, cfg.init_std)
                                        for m, x in modal_features.items()})
 
     def propagate(self) -> Tensor:
         """``sum_m x^{L,m}`` for every user then video, ``[U + V, d]``."""
-        out = [branch(self.id_emb.weight, self.edge_index) for branch in self.branches.values()]
+        adj = self.adjacency(self.edge_index, self.num_users + self.num_videos)
+        out = [branch(self.id_emb.weight, adj) for branch in self.branches.values()]
         return torch.stack(out).sum(dim=0)
 
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
