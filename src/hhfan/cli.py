@@ -287,6 +287,50 @@ def compare_cmd(
     console.print(f"[green]done[/green]: {out}/compare.json ({len(doc['results'])} models)")
 
 
+@app.command("tune")
+def tune_cmd(
+    data: Annotated[Path, typer.Option("--data", help="Dataset directory.")],
+    model: Annotated[str, typer.Option("--model", help="Model name, e.g. lightgcn.")],
+    grid: Annotated[list[str], typer.Option("--grid", help="key=v1,v2 (repeatable; lists: key=[a,b];[c]); "
+                                            "every combination is one trial.")],
+    out: Annotated[Path, typer.Option("--out", help="Output directory: trials/, tune.json, tune.md.")],
+    configs: Annotated[Path | None, typer.Option("--configs", help="Directory of presets <model>.yaml the grid "
+                                                 "starts from (e.g. configs/tiktok).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of every trial (split and training).")] = 0,
+    write_preset: Annotated[Path | None, typer.Option("--write-preset", help="Write the chosen config here "
+                                                      "(e.g. configs/tiktok/lightgcn.yaml).")] = None,
+    overrides: SetOpt = None,
+) -> None:
+    """Grid-search one model on the validation split; optionally write the chosen preset."""
+    import shlex
+    import sys
+
+    from hhfan.compare import parse_models
+    from hhfan.tune import grid_points, parse_grid, tune
+    from hhfan.tune import write_preset as write
+
+    with _errors():
+        names = parse_models(model)
+        if len(names) != 1:
+            raise ValueError(f"--model takes one model, got {model!r}")
+        name = names[0]
+        if configs is not None and not configs.is_dir():
+            raise FileNotFoundError(f"--configs {configs}: not a directory")
+        axes = parse_grid(grid)
+        total = len(grid_points(axes))
+        with _bar("trials") as bar:
+            def on_trial(point: tuple[str, ...], done: int, n: int) -> None:
+                bar(done, n)
+                _say(" ".join(point))
+
+            doc = tune(data, name, axes, out, configs, list(overrides or []), seed, on_trial)
+            bar(total, total)
+        if write_preset is not None:
+            write(doc, write_preset, "hhfan " + shlex.join(sys.argv[1:]))
+    typer.echo((out / "tune.md").read_text())
+    console.print(f"[green]done[/green]: {out}/tune.json" + (f", preset {write_preset}" if write_preset else ""))
+
+
 def _print_metrics(metrics: dict[str, dict[str, float]], ks: tuple[int, ...] = (10, 20)) -> None:
     table = Table(title="test metrics", title_justify="left")
     table.add_column("protocol")

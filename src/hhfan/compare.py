@@ -78,6 +78,20 @@ def _check_same(run_dir: Path, expected: RunConfig) -> None:
                          "use another --out, or the same presets and --set overrides as before")
 
 
+def ensure_run(data_dir: Path, run_dir: Path, cfg: RunConfig) -> None:
+    """Train ``cfg`` in ``run_dir`` unless it already finished there (resume a killed run; refuse another config).
+
+    Writes ``wall.json`` (training wall seconds) next to the run's own files.
+    """
+    if (run_dir / "config.yaml").exists():
+        _check_same(run_dir, cfg)
+    if not (run_dir / "metrics.json").exists():
+        t0 = time.perf_counter()
+        train_run(data_dir, run_dir, cfg, resume=(run_dir / "last.pt").exists())
+        with atomic_file(run_dir / "wall.json") as tmp:
+            tmp.write_text(json.dumps({"wall_seconds": time.perf_counter() - t0}))
+
+
 def _record(model: str, seed: int, run_dir: Path) -> RunRecord:
     log = [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines() if x.strip()]
     stamp = json.loads((run_dir / "wall.json").read_text()) if (run_dir / "wall.json").exists() else {}
@@ -102,13 +116,7 @@ def run_all(data_dir: Path, models: Sequence[str], seeds: Sequence[int] | Mappin
         if on_run is not None:
             on_run(model, seed, i, total)
         run_dir = out / "runs" / model / f"seed{seed}"
-        if (run_dir / "config.yaml").exists():
-            _check_same(run_dir, cfgs[model, seed])
-        if not (run_dir / "metrics.json").exists():
-            t0 = time.perf_counter()
-            train_run(data_dir, run_dir, cfgs[model, seed], resume=(run_dir / "last.pt").exists())
-            with atomic_file(run_dir / "wall.json") as tmp:
-                tmp.write_text(json.dumps({"wall_seconds": time.perf_counter() - t0}))
+        ensure_run(data_dir, run_dir, cfgs[model, seed])
         records.append(_record(model, seed, run_dir))
     return records
 

@@ -1,0 +1,156 @@
+"""Grid search of one model's hyperparameters on the validation split (the engine of ``hhfan tune``).
+
+Every grid point is one ordinary training run (:func:`hhfan.runner.train_run`, early stopping on
+validation) in ``OUT/trials/<point>``, from the model's preset ``CONFIGS/<model>.yaml`` (if any), the
+seed, the common ``--set`` overrides, then the point's values. Each trial is scored by its best
+validation ``train.val_metric`` (the epoch early stopping keeps); test metrics are computed by the run
+but never used for the choice. Finished trials are reused and killed ones resumed, so an interrupted
+search continues where it stopped (a trial directory holding another config is an error).
+
+Results: ``OUT/tune.json`` (every trial, the best point) and ``OUT/tune.md`` (trials by validation
+score); optionally the chosen preset: the base preset with the best point's values, headed by comment
+lines (``# [tune] ...``) that record the grid, every trial's score and the command that chose it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from hhfan.compare import LABELS, ensure_run, run_config
+from hhfan.config import ConfigError, merge, parse_overrides
+from hhfan.data.atomic import atomic_file
+
+TAG = "# [tune] "  # prefix of the preset lines this module writes (replaced on the next search)
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One finished grid point: its overrides, best validation score and what it cost."""
+
+    point: tuple[str, ...]
+    val: float
+    best_epoch: int
+    epochs: int
+    seconds_per_epoch: float
+
+
+def parse_grid(specs: Sequence[str]) -> dict[str, list[str]]:
+    """``["train.lr=0.001,0.005", "baseline.dim=32,64"]`` -> ``{"train.lr": ["0.001", "0.005"], ...}``.
+
+    Values stay text (each is parsed and type-checked as a ``--set`` override when its run is
+    configured). A list value needs brackets and ``;`` between values: ``baseline.mlp=[64];[128,64]``.
+    """
+    grid: dict[str, list[str]] = {}
+    for spec in specs:
+        key, sep, raw = spec.partition("=")
+        key = key.strip()
+        sep_char = ";" if raw.strip().startswith("[") else ","
+        values = [v.strip() for v in raw.split(sep_char) if v.strip()]
+        if not sep or not key or not values:
+            raise ConfigError(f"--grid {spec!r} must look like key=v1,v2 (lists: key=[a,b];[c])")
+        if key in grid:
+            raise ConfigError(f"--grid names {key!r} twice; give all its values in one --grid")
+        if len(set(values)) != len(values):
+            raise ConfigError(f"--grid {spec!r} repeats a value")
+        grid[key] = values
+    if not grid:
+        raise ConfigError("give at least one --grid key=v1,v2")
+    return grid
+
+
+def grid_points(grid: Mapping[str, Sequence[str]]) -> list[tuple[str, ...]]:
+    """The Cartesian product of ``grid`` as override tuples ``("train.lr=0.001", "train.l2=0", ...)``."""
+    keys = list(grid)
+    return [tuple(f"{k}={v}" for k, v in zip(keys, combo, strict=True))
+            for combo in itertools.product(*(grid[k] for k in keys))]
+
+
+def point_name(point: Sequence[str]) -> str:
+    """A directory name for a grid point: its overrides joined by ``__``, unsafe characters as ``-``."""
+    return re.sub(r"[^A-Za-z0-9._=-]", "-", "__".join(point))
+
+
+def _trial(point: tuple[str, ...], run_dir: Path, metric: str) -> Trial:
+    log = [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines() if x.strip()]
+    scores = [r["val"][metric] for r in log]
+    best = int(np.argmax(scores))
+    return Trial(point, float(scores[best]), int(log[best]["epoch"]), len(log),
+                 float(np.median([r["seconds"] for r in log])))
+
+
+def tune(data_dir: Path, model: str, grid: Mapping[str, Sequence[str]], out: Path, configs: Path | None = None,
+         overrides: Sequence[str] = (), seed: int = 0,
+         on_trial: Callable[[tuple[str, ...], int, int], None] | None = None) -> dict[str, Any]:
+    """Train every grid point of ``model`` (reusing finished trials); write ``OUT/tune.json`` and ``tune.md``.
+
+    Returns the document written to ``tune.json``: the grid, every trial and the best point.
+    """
+    points = grid_points(grid)
+    cfgs = {p: run_config(model, seed, configs, [*overrides, *p]) for p in points}  # fail fast on a bad value
+    metric = next(iter(cfgs.values())).train.val_metric
+    trials = []
+    for i, point in enumerate(points):
+        if on_trial is not None:
+            on_trial(point, i, len(points))
+        run_dir = out / "trials" / point_name(point)
+        ensure_run(data_dir, run_dir, cfgs[point])
+        trials.append(_trial(point, run_dir, metric))
+    best = max(trials, key=lambda t: t.val)  # ties: the first point in grid order
+    preset = configs / f"{model}.yaml" if configs is not None else None
+    doc = {"model": model, "seed": seed, "metric": f"validation {metric}",
+           "grid": {k: list(v) for k, v in grid.items()},
+           "overrides": list(overrides), "base_preset": str(preset) if preset and preset.exists() else None,
+           "trials": [vars(t) | {"point": list(t.point)} for t in trials],
+           "best": list(best.point)}
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_file(out / "tune.json") as tmp:
+        tmp.write_text(json.dumps(doc, indent=2))
+    with atomic_file(out / "tune.md") as tmp:
+        tmp.write_text(markdown(doc) + "\n")
+    return doc
+
+
+def markdown(doc: Mapping[str, Any]) -> str:
+    """Trials of a :func:`tune` document as a Markdown table, best validation score first."""
+    keys = list(doc["grid"])
+    lines = [f"{LABELS.get(doc['model'], doc['model'])}: grid search on {doc['metric']} (seed {doc['seed']})", "",
+             "| " + " | ".join(keys) + f" | val {doc['metric'].split()[-1]} | best epoch | epochs | s/epoch |",
+             "|---" * (len(keys) + 4) + "|"]
+    for t in sorted(doc["trials"], key=lambda t: -t["val"]):
+        values = [p.split("=", 1)[1] for p in t["point"]]
+        mark = " **(chosen)**" if t["point"] == doc["best"] else ""
+        lines.append("| " + " | ".join(values) + f" | {t['val']:.4f}{mark} | {t['best_epoch']} | {t['epochs']} "
+                     f"| {t['seconds_per_epoch']:.1f} |")
+    return "\n".join(lines)
+
+
+def write_preset(doc: Mapping[str, Any], path: Path, command: str) -> None:
+    """Write ``path``: the base preset (if any) with the best point's values, headed by ``# [tune]`` lines.
+
+    The base preset's own comment lines are kept below the new header (earlier ``# [tune]`` lines are
+    dropped), so the file records both the search and any earlier notes. ``--set`` overrides used
+    during the search are *not* written: they were search-time settings.
+    """
+    base_text = Path(doc["base_preset"]).read_text() if doc["base_preset"] else ""
+    base = yaml.safe_load(base_text) or {}
+    notes = [ln for ln in itertools.takewhile(lambda ln: ln.startswith("#"), base_text.splitlines())
+             if not ln.startswith(TAG.rstrip())]
+    data = merge(base, parse_overrides(list(doc["best"])))
+    axes = "; ".join(f"{k} in {{{', '.join(v)}}}" for k, v in doc["grid"].items())
+    header = [f"{TAG}chosen on {doc['metric']}, seed {doc['seed']}: {' '.join(doc['best'])}",
+              f"{TAG}grid: {axes}"]
+    header += [f"{TAG}  {' '.join(t['point'])}: {t['val']:.4f} (best epoch {t['best_epoch']})" for t in doc["trials"]]
+    if doc["overrides"]:
+        header.append(f"{TAG}search-time overrides (not kept here): {' '.join(doc['overrides'])}")
+    header.append(f"{TAG}by: {command}")
+    with atomic_file(path) as tmp:
+        tmp.write_text("\n".join(header + notes) + "\n" + yaml.safe_dump(data, sort_keys=False))
