@@ -291,7 +291,7 @@ def compare_cmd(
 def tune_cmd(
     data: Annotated[Path, typer.Option("--data", help="Dataset directory.")],
     model: Annotated[str, typer.Option("--model", help="Model name, e.g. lightgcn.")],
-    grid: Annotated[list[str], typer.Option("--grid", help="key=v1,v2 (repeatable; lists: key=[a,b];[c]); "
+    grid: Annotated[list[str], typer.Option("--grid", help="key=v1,v2 (repeatable; lists: key=\\[a,b];\\[c]); "
                                             "every combination is one trial.")],
     out: Annotated[Path, typer.Option("--out", help="Output directory: trials/, tune.json, tune.md.")],
     configs: Annotated[Path | None, typer.Option("--configs", help="Directory of presets <model>.yaml the grid "
