@@ -92,8 +92,13 @@ def ensure_run(data_dir: Path, run_dir: Path, cfg: RunConfig) -> None:
             tmp.write_text(json.dumps({"wall_seconds": time.perf_counter() - t0}))
 
 
+def read_train_log(run_dir: Path) -> list[dict[str, Any]]:
+    """The per-epoch records of a run's ``train_log.jsonl`` (loss, validation metrics, seconds)."""
+    return [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines() if x.strip()]
+
+
 def _record(model: str, seed: int, run_dir: Path) -> RunRecord:
-    log = [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines() if x.strip()]
+    log = read_train_log(run_dir)
     stamp = json.loads((run_dir / "wall.json").read_text()) if (run_dir / "wall.json").exists() else {}
     secs = [r["seconds"] for r in log]
     return RunRecord(model, seed, json.loads((run_dir / "metrics.json").read_text()),

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from hhfan.compare import LABELS, ensure_run, run_config
+from hhfan.compare import LABELS, ensure_run, read_train_log, run_config
 from hhfan.config import ConfigError, merge, parse_overrides
 from hhfan.data.atomic import atomic_file
 
@@ -80,7 +80,7 @@ def point_name(point: Sequence[str]) -> str:
 
 
 def _trial(point: tuple[str, ...], run_dir: Path, metric: str) -> Trial:
-    log = [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines() if x.strip()]
+    log = read_train_log(run_dir)
     scores = [r["val"][metric] for r in log]
     best = int(np.argmax(scores))
     return Trial(point, float(scores[best]), int(log[best]["epoch"]), len(log),
