@@ -76,9 +76,23 @@ def test_written_preset_keeps_base_and_notes_and_is_loadable(tuned: tuple[Path, 
     cfg = run_config("bprmf", 0, tmp_path, [])
     assert cfg.train.lr == float(doc["best"][0].split("=")[1]) and cfg.train.batch_size == 256
     assert cfg.train.epochs == 30  # search-time overrides (epochs=2) are not written into the preset
-    write_preset(doc, target, "again")  # a second search replaces the [tune] header, keeps the note once
+    write_preset(doc, target, "again")  # a search from the original base: one [tune] block, the note once
     again = target.read_text()
     assert again.count("# an earlier note") == 1 and again.count("by: ") == 1
+
+
+def test_successive_searches_stack_their_headers(tuned: tuple[Path, dict, Path], tmp_path: Path) -> None:
+    _, doc, _ = tuned
+    target = tmp_path / "bprmf.yaml"
+    write_preset(doc, target, "first search")
+    second = {**doc, "base_preset": str(target)}  # the next search starts from the written preset
+    write_preset(second, target, "second search")
+    lines = target.read_text().splitlines()
+    bys = [ln for ln in lines if ln.startswith(f"{TAG}by: ")]
+    assert bys == [f"{TAG}by: second search", f"{TAG}by: first search"]
+    assert lines.count("# an earlier note") == 1
+    write_preset(second, target, "second search")  # rerunning a search replaces its own block
+    assert [ln for ln in target.read_text().splitlines() if ln.startswith(f"{TAG}by: ")] == bys
 
 
 def test_cli_tune(synthetic_world: Path, tmp_path: Path) -> None:

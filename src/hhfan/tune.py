@@ -29,7 +29,7 @@ from hhfan.compare import LABELS, ensure_run, read_train_log, run_config
 from hhfan.config import ConfigError, merge, parse_overrides
 from hhfan.data.atomic import atomic_file
 
-TAG = "# [tune] "  # prefix of the preset lines this module writes (replaced on the next search)
+TAG = "# [tune] "  # prefix of the preset lines this module writes (one block per search, newest first)
 
 
 @dataclass(frozen=True)
@@ -133,24 +133,42 @@ def markdown(doc: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_preset(doc: Mapping[str, Any], path: Path, command: str) -> None:
-    """Write ``path``: the base preset (if any) with the best point's values, headed by ``# [tune]`` lines.
-
-    The base preset's own comment lines are kept below the new header (earlier ``# [tune]`` lines are
-    dropped), so the file records both the search and any earlier notes. ``--set`` overrides used
-    during the search are *not* written: they were search-time settings.
-    """
-    base_text = Path(doc["base_preset"]).read_text() if doc["base_preset"] else ""
-    base = yaml.safe_load(base_text) or {}
-    notes = [ln for ln in itertools.takewhile(lambda ln: ln.startswith("#"), base_text.splitlines())
-             if not ln.startswith(TAG.rstrip())]
-    data = merge(base, parse_overrides(list(doc["best"])))
+def preset_header(doc: Mapping[str, Any], command: str) -> list[str]:
+    """The ``# [tune]`` block of one search (its choice, grid, every trial, and the command), last line ``by:``."""
     axes = "; ".join(f"{k} in {{{', '.join(v)}}}" for k, v in doc["grid"].items())
     header = [f"{TAG}chosen on {doc['metric']}, seed {doc['seed']}: {' '.join(doc['best'])}",
               f"{TAG}grid: {axes}"]
     header += [f"{TAG}  {' '.join(t['point'])}: {t['val']:.4f} (best epoch {t['best_epoch']})" for t in doc["trials"]]
     if doc["overrides"]:
         header.append(f"{TAG}search-time overrides (not kept here): {' '.join(doc['overrides'])}")
-    header.append(f"{TAG}by: {command}")
+    return [*header, f"{TAG}by: {command}"]
+
+
+def _tune_blocks(lines: Sequence[str]) -> list[list[str]]:
+    """Split ``# [tune]`` header lines into one block per search, each ending with its ``by:`` line."""
+    blocks: list[list[str]] = [[]]
+    for ln in lines:
+        blocks[-1].append(ln)
+        if ln.startswith(f"{TAG}by: "):
+            blocks.append([])
+    return [b for b in blocks if b]
+
+
+def write_preset(doc: Mapping[str, Any], path: Path, command: str) -> None:
+    """Write ``path``: the base preset (if any) with the best point's values, headed by ``# [tune]`` lines.
+
+    Successive searches stack: the new ``# [tune]`` block comes first, then the base preset's earlier
+    blocks (history of a coordinate-wise search; a block made by the same ``command`` is replaced, not
+    repeated), then its other comment lines. ``--set`` overrides used during the search are *not*
+    written: they were search-time settings.
+    """
+    base_text = Path(doc["base_preset"]).read_text() if doc["base_preset"] else ""
+    base = yaml.safe_load(base_text) or {}
+    comments = list(itertools.takewhile(lambda ln: ln.startswith("#"), base_text.splitlines()))
+    notes = [ln for ln in comments if not ln.startswith(TAG.rstrip())]
+    by = f"{TAG}by: {command}"
+    earlier = [blk for blk in _tune_blocks([ln for ln in comments if ln.startswith(TAG.rstrip())]) if blk[-1] != by]
+    data = merge(base, parse_overrides(list(doc["best"])))
+    header = preset_header(doc, command) + [ln for blk in earlier for ln in blk]
     with atomic_file(path) as tmp:
         tmp.write_text("\n".join(header + notes) + "\n" + yaml.safe_dump(data, sort_keys=False))
