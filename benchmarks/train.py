@@ -12,6 +12,7 @@ same run (when ``bprmf`` is among the models).
     python benchmarks/train.py                          # HHFAN, both datasets, preset configs
     python benchmarks/train.py --cases ml-1m --epochs 1
     python benchmarks/train.py --models all --epochs 2 --out benchmarks/results/train_models.json
+    python benchmarks/train.py --models all --cases tiktok --epochs 2 --threads 1   # one core each, steadier
 """
 
 from __future__ import annotations
@@ -37,9 +38,16 @@ def preset(dataset: str, model: str) -> Path | None:
     return path if path.exists() else None
 
 
-def run_case(case: str, epochs: int, repeats: int) -> dict[str, Any]:
-    """Runs inside the child process; returns the figures of one ``dataset[:model]`` case."""
+def run_case(case: str, epochs: int, repeats: int, threads: int = 0) -> dict[str, Any]:
+    """Runs inside the child process; returns the figures of one ``dataset[:model]`` case.
+
+    ``threads`` > 0 sets torch's intra-op threads (1 gives steadier figures when another job shares the
+    machine); 0 keeps torch's default.
+    """
     import torch
+
+    if threads > 0:
+        torch.set_num_threads(threads)
 
     from hhfan.config import resolve
     from hhfan.data.importers import load_movielens_1m, load_tiktok
@@ -107,11 +115,12 @@ def main() -> None:
     ap.add_argument("--models", default="hhfan", help="comma-separated model names, or 'all'")
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads per case (0: torch's default)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=RESULTS)
     a = ap.parse_args()
     if a.child:
-        print(json.dumps(run_case(a.child, a.epochs, a.repeats)))
+        print(json.dumps(run_case(a.child, a.epochs, a.repeats, a.threads)))
         return
     if not SHARED.is_dir():
         raise SystemExit(f"{SHARED} not found: this benchmark needs the real datasets")
@@ -122,7 +131,8 @@ def main() -> None:
     for dataset in a.cases.split(","):
         for model in models:
             case = dataset if model == "hhfan" and len(models) == 1 else f"{dataset}:{model}"
-            r = run_child(__file__, case, ["--epochs", str(a.epochs), "--repeats", str(a.repeats)])
+            r = run_child(__file__, case, ["--epochs", str(a.epochs), "--repeats", str(a.repeats),
+                                           "--threads", str(a.threads)])
             results["cases"][case] = r
             print(f"{case:18s} epoch={r['seconds_per_epoch']:6.1f}s triples/s={r['triples_per_s']:>9,.0f} "
                   f"full-ranking eval of {r['full_eval_users']:,} users={r['full_eval_s']:.2f}s "
