@@ -30,6 +30,7 @@ from hhfan.config import ConfigError, merge, parse_overrides
 from hhfan.data.atomic import atomic_file
 
 TAG = "# [tune] "  # prefix of the preset lines this module writes (one block per search, newest first)
+BY = f"{TAG}by: "  # the last line of each block: the command that made it
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def preset_header(doc: Mapping[str, Any], command: str) -> list[str]:
     header += [f"{TAG}  {' '.join(t['point'])}: {t['val']:.4f} (best epoch {t['best_epoch']})" for t in doc["trials"]]
     if doc["overrides"]:
         header.append(f"{TAG}search-time overrides (not kept here): {' '.join(doc['overrides'])}")
-    return [*header, f"{TAG}by: {command}"]
+    return [*header, f"{BY}{command}"]
 
 
 def _tune_blocks(lines: Sequence[str]) -> list[list[str]]:
@@ -149,7 +150,7 @@ def _tune_blocks(lines: Sequence[str]) -> list[list[str]]:
     blocks: list[list[str]] = [[]]
     for ln in lines:
         blocks[-1].append(ln)
-        if ln.startswith(f"{TAG}by: "):
+        if ln.startswith(BY):
             blocks.append([])
     return [b for b in blocks if b]
 
@@ -166,9 +167,9 @@ def write_preset(doc: Mapping[str, Any], path: Path, command: str) -> None:
     base = yaml.safe_load(base_text) or {}
     comments = list(itertools.takewhile(lambda ln: ln.startswith("#"), base_text.splitlines()))
     notes = [ln for ln in comments if not ln.startswith(TAG.rstrip())]
-    by = f"{TAG}by: {command}"
-    earlier = [blk for blk in _tune_blocks([ln for ln in comments if ln.startswith(TAG.rstrip())]) if blk[-1] != by]
+    header = preset_header(doc, command)
+    earlier = _tune_blocks([ln for ln in comments if ln.startswith(TAG.rstrip())])
+    header += [ln for blk in earlier if blk[-1] != header[-1] for ln in blk]  # same command: replaced
     data = merge(base, parse_overrides(list(doc["best"])))
-    header = preset_header(doc, command) + [ln for blk in earlier for ln in blk]
     with atomic_file(path) as tmp:
         tmp.write_text("\n".join(header + notes) + "\n" + yaml.safe_dump(data, sort_keys=False))
