@@ -41,6 +41,9 @@ GRIDS: dict[str, list[str]] = {
     # only (it has no embedding size: its parameters are path weights and their per-user deviations)
     "hetgnn": ["train.lr=0.001,0.002", WIDE_L2],
     "semrec": ["train.lr=0.01,0.02"],  # lr 0.01 was still improving at the 60-epoch cap
+    # HHFAN: the share of neighbour slots dropped per batch (its main regulariser on sparse TikTok) x lr;
+    # λ 1e-2, 128 dimensions and lr 0.001 were probed one at a time before (benchmarks/results/probes.md)
+    "hhfan": ["model.neighbor_dropout=0.6,0.75,0.9", "train.lr=0.005,0.01"],
 }
 
 
