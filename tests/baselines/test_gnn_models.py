@@ -129,6 +129,21 @@ def test_pinsage_convolve_equation() -> None:
     assert torch.allclose(out.norm(dim=1)[out.norm(dim=1) > 0], torch.ones(1), atol=1e-5)
 
 
+def test_pinsage_skip_feeds_input_plus_last_layer_to_the_head() -> None:
+    torch.manual_seed(0)
+    ids = torch.tensor([[1, 2], [0, 0], [0, 1]])
+    w = torch.tensor([[0.75, 0.25], [1.0, 0.0], [0.5, 0.5]])
+    plain = PinSAGE({"user": 1, "video": 2}, {}, ids, w, BaselineConfig(dim=4, layers=2))
+    skip = PinSAGE({"user": 1, "video": 2}, {}, ids, w, BaselineConfig(dim=4, layers=2, skip=True))
+    skip.load_state_dict(plain.state_dict())  # same weights: only the head's input differs
+    with torch.no_grad():
+        h0 = plain.input()
+        h_last = plain.convolve(plain.convolve(h0, 0), 1)
+        assert torch.allclose(plain.propagate(), plain.g2(F.relu(plain.g1(h_last))), atol=1e-6)
+        assert torch.allclose(skip.propagate(), plain.g2(F.relu(plain.g1(h0 + h_last))), atol=1e-6)
+        assert not torch.allclose(skip.propagate(), plain.propagate())
+
+
 def test_node_input_and_homogeneous_graph(runs: dict[str, Path]) -> None:
     run = load_run(runs["graphsage"])
     assert isinstance(run.model, GraphSAGE)

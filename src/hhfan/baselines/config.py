@@ -22,6 +22,8 @@ class BaselineConfig:
         window: skip-gram context window (HERec).
         pretrain_epochs: epochs of the unsupervised pre-training stage (HERec's meta-path embeddings).
         top_k_similar: similar users kept per user and meta-path (SemRec).
+        skip: add the layer-0 input to the last convolution's output before the dense head (PinSAGE;
+            the skip connection of DGL's reference PinSAGE example, needed on dense data such as ML-1M).
     """
 
     dim: int = 64
@@ -36,6 +38,7 @@ class BaselineConfig:
     window: int = 3
     pretrain_epochs: int = 5
     top_k_similar: int = 50
+    skip: bool = False
 
     def __post_init__(self) -> None:
         if self.dim < 1 or self.layers < 0 or self.init_std <= 0:

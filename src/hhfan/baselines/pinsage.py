@@ -17,6 +17,10 @@ Each of the ``L = config.layers`` convolutions (Algorithm 1, importance pooling)
     h_u' = z_u / ||z_u||_2
 
 and the final dense head (Algorithm 2, lines 17-19) ``E_u = G_2 ReLU(G_1 h_u^L + g)``; score = inner product.
+With ``config.skip`` the head reads ``h_u^0 + h_u^L`` instead of ``h_u^L``, the skip connection of DGL's
+reference PinSAGE example (``h_item_dst + sage(blocks, h_item)``): without it the stacked
+dense + ReLU + normalise layers wash out the id embeddings on MovieLens-1M and the model stays at the
+popularity level (training loss flat at 0.39; README, "MovieLens-1M side by side").
 Input ``h_u^0`` = free id embedding (+ a linear projection of the standardised video modality features
 for videos; the paper's input is the pin's visual/text features), via the shared
 :class:`~hhfan.baselines.graphsage.NodeInput`.
@@ -99,7 +103,7 @@ class PinSAGE(FullGraphRecommender):
         n = self.num_users + self.num_videos
         if neighbor_ids.shape != neighbor_weights.shape or neighbor_ids.shape[0] != n:
             raise ValueError(f"neighbour tables must be [{n}, T], got {tuple(neighbor_ids.shape)}")
-        self.dropout = cfg.dropout
+        self.dropout, self.skip = cfg.dropout, cfg.skip
         self.input = NodeInput(counts, features, cfg.dim, cfg.init_std, types=("user", "video"))
         self.register_buffer("neighbor_ids", neighbor_ids.long())
         self.register_buffer("neighbor_weights", neighbor_weights.float())
@@ -116,12 +120,11 @@ class PinSAGE(FullGraphRecommender):
         return F.normalize(z, dim=1)
 
     def propagate(self) -> Tensor:
-        """Final embeddings of every user then video, ``[U + V, d]``."""
-        h = self.input()
+        """Final embeddings of every user then video, ``[U + V, d]`` (with ``skip``: head of ``h^0 + h^L``)."""
+        h0 = h = self.input()
         for layer in range(len(self.q)):
             h = self.convolve(F.dropout(h, self.dropout, self.training), layer)
-        return self.g2(F.relu(self.g1(h)))
-
+        return self.g2(F.relu(self.g1(h0 + h if self.skip else h)))
 
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """The batch's id embeddings and every weight matrix (not the full id table)."""
