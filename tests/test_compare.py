@@ -87,3 +87,18 @@ def test_a_run_with_another_config_is_not_reused(compared: Path, synthetic_world
     with pytest.raises(ValueError, match="different config"):
         compare(synthetic_world, ["bprmf"], [0], compared, overrides=[*QUICK, "train.lr=0.5"])
     compare(synthetic_world, ["bprmf"], [0], compared, overrides=[*QUICK, "train.num_threads=2"])  # threads: same run
+
+
+def test_a_higher_epoch_cap_continues_the_finished_runs(synthetic_world: Path, tmp_path: Path) -> None:
+    short = [*QUICK, "train.patience=9"]
+    longer = [*short, "train.epochs=3"]  # the later override wins
+    compare(synthetic_world, ["bprmf"], [0], tmp_path / "ext", overrides=short)
+    run = tmp_path / "ext" / "runs" / "bprmf" / "seed0"
+    wall = json.loads((run / "wall.json").read_text())["wall_seconds"]
+    doc = compare(synthetic_world, ["bprmf"], [0], tmp_path / "ext", overrides=longer)
+    ref = compare(synthetic_world, ["bprmf"], [0], tmp_path / "fresh", overrides=longer)
+    assert doc["results"]["bprmf"]["epochs"] == [3]
+    assert doc["results"]["bprmf"]["protocols"] == ref["results"]["bprmf"]["protocols"]
+    assert json.loads((run / "wall.json").read_text())["wall_seconds"] > wall
+    with pytest.raises(ValueError, match="different config"):  # a lower cap is another config
+        compare(synthetic_world, ["bprmf"], [0], tmp_path / "ext", overrides=short)

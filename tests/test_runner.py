@@ -70,7 +70,27 @@ def test_resume_equals_uninterrupted(data_dir: Path, tmp_path: Path) -> None:
     log = (tmp_path / "part" / "train_log.jsonl").read_text().splitlines()
     assert [json.loads(x)["epoch"] for x in log] == [0, 1, 2, 3]
     with pytest.raises(Exception, match="different config"):
-        train_run(data_dir, tmp_path / "part", resolve(RunConfig, None, [*FAST, "train.epochs=5"]), resume=True)
+        train_run(data_dir, tmp_path / "part", resolve(RunConfig, None, [*FAST, "train.epochs=4", "train.lr=0.02"]),
+                  resume=True)
+    with pytest.raises(Exception, match="different config"):  # a lower cap is not a continuation
+        train_run(data_dir, tmp_path / "part", resolve(RunConfig, None, [*FAST, "train.epochs=3"]), resume=True)
+
+
+def test_a_finished_run_extended_to_a_higher_cap_equals_a_run_with_that_cap(data_dir: Path, tmp_path: Path) -> None:
+    from hhfan.runner import extends, read_config
+
+    cfg3, cfg5 = (resolve(RunConfig, None, [*FAST, "train.patience=9", f"train.epochs={n}"]) for n in (3, 5))
+    assert extends(cfg3, cfg5) and not extends(cfg5, cfg3) and not extends(cfg3, cfg3)
+    assert not extends(cfg3, resolve(RunConfig, None, [*FAST, "train.patience=8", "train.epochs=5"]))
+    full = train_run(data_dir, tmp_path / "full", cfg5)
+    short = train_run(data_dir, tmp_path / "ext", cfg3)
+    extended = train_run(data_dir, tmp_path / "ext", cfg5, resume=True)
+    assert extended == full and extended != short
+    assert read_config(tmp_path / "ext")[0] == cfg5
+    log = [json.loads(x) for x in (tmp_path / "ext" / "train_log.jsonl").read_text().splitlines()]
+    ref = [json.loads(x) for x in (tmp_path / "full" / "train_log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [0, 1, 2, 3, 4]
+    assert [r["val"] for r in log] == [r["val"] for r in ref] and [r["loss"] for r in log] == [r["loss"] for r in ref]
 
 
 def test_evaluate_and_recommend(trained: Path) -> None:

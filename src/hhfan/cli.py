@@ -232,7 +232,8 @@ def train_cmd(
     config: Annotated[Path | None, typer.Option("--config", help="YAML with split/graph/sampler/model/train/eval.")
                       ] = None,
     overrides: SetOpt = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue a killed run in --out.")] = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue a killed run in --out, or any run to a higher --set train.epochs.")] = False,
     device: Annotated[str | None, typer.Option("--device", help="cpu | cuda | cuda:N")] = None,
     model: Annotated[str | None, typer.Option("--model", help="hhfan (default) or a baseline: pop, bprmf, neumf, fm, "
                                               "deepfm, lightgcn, graphsage, pinsage, mmgcn, han, hetgnn, herec, semrec")

@@ -25,7 +25,7 @@ import numpy as np
 
 from hhfan.config import resolve
 from hhfan.data.atomic import atomic_file
-from hhfan.runner import MODELS, RunConfig, read_config, train_run
+from hhfan.runner import MODELS, RunConfig, extends, read_config, train_run
 
 SHOWN: dict[str, tuple[str, ...]] = {"sampled": ("precision@10", "recall@10", "ndcg@10", "auc"),
                                      "full": ("recall@20", "ndcg@20")}
@@ -81,15 +81,22 @@ def _check_same(run_dir: Path, expected: RunConfig) -> None:
 def ensure_run(data_dir: Path, run_dir: Path, cfg: RunConfig) -> None:
     """Train ``cfg`` in ``run_dir`` unless it already finished there (resume a killed run; refuse another config).
 
-    Writes ``wall.json`` (training wall seconds) next to the run's own files.
+    A run whose config is ``cfg`` with a lower epoch cap is continued to ``cfg``'s cap (exact; see
+    :func:`hhfan.runner.extends`). Writes ``wall.json`` (training wall seconds, summed over the continuations)
+    next to the run's own files.
     """
+    extend = False
     if (run_dir / "config.yaml").exists():
-        _check_same(run_dir, cfg)
-    if not (run_dir / "metrics.json").exists():
+        extend = extends(_execution_free(read_config(run_dir)[0]), _execution_free(cfg))
+        if not extend:
+            _check_same(run_dir, cfg)
+    if extend or not (run_dir / "metrics.json").exists():
+        stamp = run_dir / "wall.json"
+        before = json.loads(stamp.read_text())["wall_seconds"] if extend and stamp.exists() else 0.0
         t0 = time.perf_counter()
         train_run(data_dir, run_dir, cfg, resume=(run_dir / "last.pt").exists())
-        with atomic_file(run_dir / "wall.json") as tmp:
-            tmp.write_text(json.dumps({"wall_seconds": time.perf_counter() - t0}))
+        with atomic_file(stamp) as tmp:
+            tmp.write_text(json.dumps({"wall_seconds": before + time.perf_counter() - t0}))
 
 
 def read_train_log(run_dir: Path) -> list[dict[str, Any]]:

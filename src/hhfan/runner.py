@@ -140,11 +140,27 @@ def read_config(run_dir: Path) -> tuple[RunConfig, Path, str]:
     return from_dict(RunConfig, doc), data, fp
 
 
+def extends(old: RunConfig, new: RunConfig) -> bool:
+    """Whether ``new`` is ``old`` with a higher epoch cap (``train.epochs``) and nothing else changed.
+
+    A run (finished or killed) can then be continued to the new cap with ``resume``, and the result is the
+    run that cap would have given from the start: each epoch's triples and in-model randomness are seeded by
+    ``(seed, epoch)``, ``last.pt`` holds Adam's state and the early-stopping state, and nothing else in
+    training depends on the cap. A run that early-stopped before the old cap stops at once.
+    """
+    same_cap = replace(new, train=replace(new.train, epochs=old.train.epochs))
+    return new.train.epochs > old.train.epochs and same_cap == old
+
+
 def train_run(data_dir: Path, run_dir: Path, cfg: RunConfig, resume: bool = False, say: Say = _quiet,
               on_epoch: Callable[[EpochRecord], None] | None = None,
               on_step: Callable[[int, int], None] | None = None,
               on_sample: Callable[[int, int], None] | None = None) -> dict[str, dict[str, float]]:
-    """Split + graph + RWSS, train with early stopping on validation, evaluate the best epoch on test."""
+    """Split + graph + RWSS, train with early stopping on validation, evaluate the best epoch on test.
+
+    ``resume`` continues the run in ``run_dir``: a killed one, or one (even finished) to a higher epoch cap
+    (:func:`extends`).
+    """
     run_dir = Path(run_dir)
     ds = read_dataset(data_dir)
     if resume:
@@ -152,9 +168,13 @@ def train_run(data_dir: Path, run_dir: Path, cfg: RunConfig, resume: bool = Fals
         if fp != ds.fingerprint():
             raise DatasetError(f"{run_dir} was trained on different data (fingerprint mismatch); "
                                "point --data at the dataset it was trained on")
-        if old != cfg:
-            raise DatasetError(f"{run_dir}: --resume with a different config; drop the overrides or start a new run")
+        if old != cfg and not extends(old, cfg):
+            raise DatasetError(f"{run_dir}: --resume with a different config (only a higher train.epochs may "
+                               "differ); drop the other overrides or start a new run")
         art = GraphArtifacts.load(run_dir / "graph")
+        if old != cfg:  # a higher epoch cap: the old test metrics go stale before training continues
+            (run_dir / "metrics.json").unlink(missing_ok=True)
+            write_config(run_dir, cfg, data_dir, fp)
     else:
         if run_dir.exists() and any(run_dir.iterdir()):
             raise FileExistsError(f"{run_dir} is not empty; choose another --out, or pass --resume")
