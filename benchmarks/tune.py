@@ -47,6 +47,11 @@ GRIDS: dict[str, list[str]] = {
 }
 
 
+def search_key(doc: dict) -> str:
+    """The results file's key of one search: the model and the keys it searched, e.g. ``herec (train.lr)``."""
+    return f"{doc['model']} ({' x '.join(doc['grid'])})"
+
+
 def main() -> None:
     """Search every model's grid, write its preset, then the combined results."""
     from hhfan.tune import markdown, parse_grid, tune, write_preset
@@ -73,7 +78,7 @@ def main() -> None:
         write_preset(doc, configs / f"{model}.yaml", command)
         doc["base_preset"] = f"configs/{a.dataset}/{model}.yaml (before the search)"
         docs = json.loads(result.read_text()) if result.exists() else {}  # another search may have written
-        docs[model] = doc
+        docs[search_key(doc)] = doc  # a later search of other keys (coordinate-wise) keeps the earlier one
         write_atomic(result, json.dumps(docs, indent=2))
         print(markdown(doc), flush=True)
     docs = json.loads(result.read_text())
