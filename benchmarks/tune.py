@@ -17,6 +17,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from common import REPO, SOURCES, ensure_data, write_atomic
 
@@ -47,7 +48,7 @@ GRIDS: dict[str, list[str]] = {
 }
 
 
-def search_key(doc: dict) -> str:
+def search_key(doc: dict[str, Any]) -> str:
     """The results file's key of one search: the model and the keys it searched, e.g. ``herec (train.lr)``."""
     return f"{doc['model']} ({' x '.join(doc['grid'])})"
 

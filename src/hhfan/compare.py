@@ -70,14 +70,6 @@ def _execution_free(cfg: RunConfig) -> RunConfig:
     return replace(cfg, train=replace(cfg.train, num_threads=0, device="cpu"))
 
 
-def _check_same(run_dir: Path, expected: RunConfig) -> None:
-    """Refuse to reuse or resume a run directory trained with another configuration."""
-    found = read_config(run_dir)[0]
-    if _execution_free(found) != _execution_free(expected):
-        raise ValueError(f"{run_dir} holds a run with a different config than this comparison asks for; "
-                         "use another --out, or the same presets and --set overrides as before")
-
-
 def ensure_run(data_dir: Path, run_dir: Path, cfg: RunConfig) -> None:
     """Train ``cfg`` in ``run_dir`` unless it already finished there (resume a killed run; refuse another config).
 
@@ -86,10 +78,12 @@ def ensure_run(data_dir: Path, run_dir: Path, cfg: RunConfig) -> None:
     next to the run's own files.
     """
     extend = False
-    if (run_dir / "config.yaml").exists():
-        extend = extends(_execution_free(read_config(run_dir)[0]), _execution_free(cfg))
-        if not extend:
-            _check_same(run_dir, cfg)
+    if (run_dir / "config.yaml").exists():  # reuse or continue only the same run (threads and device aside)
+        found, wanted = _execution_free(read_config(run_dir)[0]), _execution_free(cfg)
+        extend = extends(found, wanted)
+        if found != wanted and not extend:
+            raise ValueError(f"{run_dir} holds a run with a different config than this comparison asks for; "
+                             "use another --out, or the same presets and --set overrides as before")
     if extend or not (run_dir / "metrics.json").exists():
         stamp = run_dir / "wall.json"
         before = json.loads(stamp.read_text())["wall_seconds"] if extend and stamp.exists() else 0.0
