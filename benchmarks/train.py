@@ -13,6 +13,11 @@ same run (when ``bprmf`` is among the models).
     python benchmarks/train.py --cases ml-1m --epochs 1
     python benchmarks/train.py --models all --epochs 2 --out benchmarks/results/train_models.json
     python benchmarks/train.py --models all --cases tiktok --epochs 2 --threads 1   # one core each, steadier
+    python benchmarks/train.py --cases synth --models all --device cuda --out benchmarks/results/train_cuda.json
+
+The case ``synth`` needs no real data: a synthetic world the size of MovieLens-1M (:data:`SYNTH`: 6,040 users,
+3,706 videos, about 0.7 M interactions), trained with the ML-1M presets; it times the GPU path (``--device
+cuda``) on a machine that has a GPU but not ../shared/data.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import numpy as np
 from common import REPO, SHARED, peak_rss_gib, run_child, write_results
 
 RESULTS = REPO / "benchmarks" / "results" / "train.json"
+SYNTH = {"num_users": 6040, "num_videos": 3706, "mean_interactions": 120.0, "seed": 0}
 
 
 def preset(dataset: str, model: str) -> Path | None:
@@ -38,11 +44,13 @@ def preset(dataset: str, model: str) -> Path | None:
     return path if path.exists() else None
 
 
-def run_case(case: str, epochs: int, repeats: int, threads: int = 0) -> dict[str, Any]:
+def run_case(case: str, epochs: int, repeats: int, threads: int = 0, device: str = "cpu") -> dict[str, Any]:
     """Runs inside the child process; returns the figures of one ``dataset[:model]`` case.
 
     ``threads`` > 0 sets torch's intra-op threads (1 gives steadier figures when another job shares the
-    machine); 0 keeps torch's default.
+    machine); 0 keeps torch's default. ``device`` is where the model trains and evaluates; on a GPU each
+    timed span ends with a synchronisation, and the first epoch (kernel warm-up) is timed but left out of
+    the median when more than one is timed.
     """
     import torch
 
@@ -52,6 +60,7 @@ def run_case(case: str, epochs: int, repeats: int, threads: int = 0) -> dict[str
     from hhfan.config import resolve
     from hhfan.data.importers import load_movielens_1m, load_tiktok
     from hhfan.data.split import TEST, TRAIN
+    from hhfan.data.synth import SynthConfig, generate
     from hhfan.eval.protocols import EvalConfig, evaluate
     from hhfan.graph.artifacts import build_artifacts
     from hhfan.runner import RunConfig, build_model
@@ -60,15 +69,24 @@ def run_case(case: str, epochs: int, repeats: int, threads: int = 0) -> dict[str
 
     dataset, _, model_name = case.partition(":")
     model_name = model_name or "hhfan"
-    ds = load_tiktok(SHARED / "tiktok-mmssl") if dataset == "tiktok" else load_movielens_1m(SHARED / "ml-1m")
-    conf = preset(dataset, model_name)
+    if dataset == "synth":
+        ds = generate(SynthConfig(**SYNTH))  # type: ignore[arg-type]
+    else:
+        ds = load_tiktok(SHARED / "tiktok-mmssl") if dataset == "tiktok" else load_movielens_1m(SHARED / "ml-1m")
+    conf = preset("ml-1m" if dataset == "synth" else dataset, model_name)
+
+    def sync() -> None:
+        if device.startswith("cuda"):
+            torch.cuda.synchronize(device)
+
     cfg = resolve(RunConfig, conf, [f"model_name={model_name}"])
     t0 = time.perf_counter()
     art = build_artifacts(ds, cfg.build_config())
     out: dict[str, Any] = {"config": str(conf.relative_to(REPO)) if conf else "defaults",
                            "graph_and_tables_s": time.perf_counter() - t0, "torch_threads": torch.get_num_threads()}
     t0 = time.perf_counter()
-    model = build_model(cfg, ds, art)
+    model = build_model(cfg, ds, art, device)
+    sync()
     out["build_model_s"] = time.perf_counter() - t0
     trainable = any(p.requires_grad for p in model.parameters())
     m = art.split.mask(TRAIN)
@@ -77,7 +95,7 @@ def run_case(case: str, epochs: int, repeats: int, threads: int = 0) -> dict[str
     secs, n = [], 0
     for epoch in range(epochs if trainable else 0):
         t0 = time.perf_counter()
-        u, v, neg = (torch.from_numpy(a) for a in epoch_triples(pairs, np.empty((0, 2), np.int64),
+        u, v, neg = (torch.from_numpy(a).to(device) for a in epoch_triples(pairs, np.empty((0, 2), np.int64),
                                                                 cfg.train.negatives, 0, epoch))
         b = cfg.train.batch_size
         for s in range(0, u.shape[0], b):
@@ -86,8 +104,10 @@ def run_case(case: str, epochs: int, repeats: int, threads: int = 0) -> dict[str
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+        sync()
         secs.append(time.perf_counter() - t0)
         n = int(u.shape[0])
+    steady = secs[1:] if device.startswith("cuda") and len(secs) > 1 else secs
     model.eval()
     ev_secs = []
     for _ in range(repeats):
@@ -95,16 +115,22 @@ def run_case(case: str, epochs: int, repeats: int, threads: int = 0) -> dict[str
         eu, ev = model.all_embeddings()
         res = evaluate(eu, ev, ds, art.split, part=TEST, config=EvalConfig(protocol="full"),
                        scorer=model.score_matrix)
+        sync()
         ev_secs.append(time.perf_counter() - t0)
     out.update({
         "users": ds.num_users, "videos": ds.num_videos, "train_triples_per_epoch": n,
-        "batch_size": cfg.train.batch_size, "model": model_name, "epochs_timed": len(secs),
+        "batch_size": cfg.train.batch_size, "model": model_name, "epochs_timed": len(secs), "device": device,
+        "device_name": (torch.cuda.get_device_name(device) if device.startswith("cuda")
+                        else platform.processor() or platform.machine()),
+        "epoch_seconds": secs,
         "parameters": int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
-        "seconds_per_epoch": float(np.median(secs)) if secs else 0.0,
-        "triples_per_s": n / float(np.median(secs)) if secs else 0.0,
+        "seconds_per_epoch": float(np.median(steady)) if secs else 0.0,
+        "triples_per_s": n / float(np.median(steady)) if secs else 0.0,
         "full_eval_s": float(np.median(ev_secs)), "full_eval_users": int(res["full"]["num_users"]),
         "peak_rss_gib": peak_rss_gib(),
     })
+    if device.startswith("cuda"):
+        out["gpu_peak_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
     return out
 
 
@@ -116,23 +142,31 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0, help="torch threads per case (0: torch's default)")
+    ap.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N (where the models train and evaluate)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=RESULTS)
     a = ap.parse_args()
     if a.child:
-        print(json.dumps(run_case(a.child, a.epochs, a.repeats, a.threads)))
+        print(json.dumps(run_case(a.child, a.epochs, a.repeats, a.threads, a.device)))
         return
-    if not SHARED.is_dir():
+    if not SHARED.is_dir() and any(c != "synth" for c in a.cases.split(",")):
         raise SystemExit(f"{SHARED} not found: this benchmark needs the real datasets")
     from hhfan.runner import MODELS
 
     models = list(MODELS) if a.models == "all" else a.models.split(",")
-    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}, "cases": {}}
+    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                               "device": a.device, "cases": {}}
+    failed: list[str] = []
     for dataset in a.cases.split(","):
         for model in models:
             case = dataset if model == "hhfan" and len(models) == 1 else f"{dataset}:{model}"
-            r = run_child(__file__, case, ["--epochs", str(a.epochs), "--repeats", str(a.repeats),
-                                           "--threads", str(a.threads)])
+            try:
+                r = run_child(__file__, case, ["--epochs", str(a.epochs), "--repeats", str(a.repeats),
+                                               "--threads", str(a.threads), "--device", a.device])
+            except SystemExit as e:  # keep going: one broken case must not hide the others' figures
+                failed.append(case)
+                results["cases"][case] = {"error": str(e)}
+                continue
             results["cases"][case] = r
             print(f"{case:18s} epoch={r['seconds_per_epoch']:6.1f}s triples/s={r['triples_per_s']:>9,.0f} "
                   f"full-ranking eval of {r['full_eval_users']:,} users={r['full_eval_s']:.2f}s "
@@ -140,9 +174,11 @@ def main() -> None:
         base = results["cases"].get(f"{dataset}:bprmf")
         for model in models:
             r = results["cases"].get(f"{dataset}:{model}")
-            if base and r and base["seconds_per_epoch"] > 0:
+            if base and r and "error" not in r and base.get("seconds_per_epoch", 0) > 0:
                 r["epoch_time_vs_bprmf"] = r["seconds_per_epoch"] / base["seconds_per_epoch"]
     write_results(a.out, results)
+    if failed:
+        raise SystemExit(f"failed cases (stderr above): {', '.join(failed)}")
 
 
 if __name__ == "__main__":
