@@ -113,3 +113,12 @@ def test_cli_trains_on_the_device(synthetic_world: Path, tmp_path: Path) -> None
                                    *sets])
     assert res.exit_code == 0, res.output
     assert json.loads((out / "metrics.json").read_text())["full"]["ndcg@20"] >= 0
+
+
+def test_a_cpu_run_continues_on_the_device(synthetic_world: Path, tmp_path: Path) -> None:
+    run = tmp_path / "moved"
+    train_run(synthetic_world, run, _cfg("lightgcn", "train.epochs=2"))
+    train_run(synthetic_world, run, _cfg("lightgcn", f"train.device={DEVICE}", "train.epochs=3"), resume=True)
+    log = [json.loads(x) for x in (run / "train_log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [0, 1, 2] and np.isfinite(log[-1]["loss"])
+    assert load_run(run).config.train.device == DEVICE

@@ -13,7 +13,7 @@ from hhfan.cli import app
 from hhfan.config import resolve
 from hhfan.data.io import write_dataset
 from hhfan.data.synth import SynthConfig, generate
-from hhfan.runner import RunConfig, evaluate_run, load_run, recommend, train_run
+from hhfan.runner import RunConfig, evaluate_run, load_run, read_config, recommend, train_run
 
 FAST = ["model.dim=16", "train.batch_size=1024", "train.lr=0.01", "graph.codewords=16", "sampler.num_collect=80"]
 
@@ -65,8 +65,10 @@ def test_resume_equals_uninterrupted(data_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(KilledError):
         train_run(data_dir, tmp_path / "part", cfg, on_epoch=kill_after_two)
     assert not (tmp_path / "part" / "metrics.json").exists()
-    resumed = train_run(data_dir, tmp_path / "part", cfg, resume=True)
+    other_threads = resolve(RunConfig, None, [*FAST, "train.epochs=4", "train.num_threads=1"])
+    resumed = train_run(data_dir, tmp_path / "part", other_threads, resume=True)  # where it runs may change
     assert resumed == full
+    assert read_config(tmp_path / "part")[0] == other_threads
     log = (tmp_path / "part" / "train_log.jsonl").read_text().splitlines()
     assert [json.loads(x)["epoch"] for x in log] == [0, 1, 2, 3]
     with pytest.raises(Exception, match="different config"):
@@ -77,7 +79,7 @@ def test_resume_equals_uninterrupted(data_dir: Path, tmp_path: Path) -> None:
 
 
 def test_a_finished_run_extended_to_a_higher_cap_equals_a_run_with_that_cap(data_dir: Path, tmp_path: Path) -> None:
-    from hhfan.runner import extends, read_config
+    from hhfan.runner import extends
 
     cfg3, cfg5 = (resolve(RunConfig, None, [*FAST, "train.patience=9", f"train.epochs={n}"]) for n in (3, 5))
     assert extends(cfg3, cfg5) and not extends(cfg5, cfg3) and not extends(cfg3, cfg3)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ import numpy as np
 
 from hhfan.config import resolve
 from hhfan.data.atomic import atomic_file
-from hhfan.runner import MODELS, RunConfig, extends, read_config, train_run
+from hhfan.runner import MODELS, RunConfig, execution_free, extends, read_config, train_run
 
 SHOWN: dict[str, tuple[str, ...]] = {"sampled": ("precision@10", "recall@10", "ndcg@10", "auc"),
                                      "full": ("recall@20", "ndcg@20")}
@@ -65,11 +65,6 @@ def run_config(model: str, seed: int, configs: Path | None, overrides: Sequence[
     return resolve(RunConfig, preset if preset is not None and preset.exists() else None, sets)
 
 
-def _execution_free(cfg: RunConfig) -> RunConfig:
-    """``cfg`` without the settings that do not change results (threads, device)."""
-    return replace(cfg, train=replace(cfg.train, num_threads=0, device="cpu"))
-
-
 def ensure_run(data_dir: Path, run_dir: Path, cfg: RunConfig) -> None:
     """Train ``cfg`` in ``run_dir`` unless it already finished there (resume a killed run; refuse another config).
 
@@ -79,7 +74,7 @@ def ensure_run(data_dir: Path, run_dir: Path, cfg: RunConfig) -> None:
     """
     extend = False
     if (run_dir / "config.yaml").exists():  # reuse or continue only the same run (threads and device aside)
-        found, wanted = _execution_free(read_config(run_dir)[0]), _execution_free(cfg)
+        found, wanted = execution_free(read_config(run_dir)[0]), execution_free(cfg)
         extend = extends(found, wanted)
         if found != wanted and not extend:
             raise ValueError(f"{run_dir} holds a run with a different config than this comparison asks for; "

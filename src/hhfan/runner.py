@@ -140,6 +140,11 @@ def read_config(run_dir: Path) -> tuple[RunConfig, Path, str]:
     return from_dict(RunConfig, doc), data, fp
 
 
+def execution_free(cfg: RunConfig) -> RunConfig:
+    """``cfg`` without the settings that say where a run executes, not what it computes (threads, device)."""
+    return replace(cfg, train=replace(cfg.train, num_threads=0, device="cpu"))
+
+
 def extends(old: RunConfig, new: RunConfig) -> bool:
     """Whether ``new`` is ``old`` with a higher epoch cap (``train.epochs``) and nothing else changed.
 
@@ -159,7 +164,7 @@ def train_run(data_dir: Path, run_dir: Path, cfg: RunConfig, resume: bool = Fals
     """Split + graph + RWSS, train with early stopping on validation, evaluate the best epoch on test.
 
     ``resume`` continues the run in ``run_dir``: a killed one, or one (even finished) to a higher epoch cap
-    (:func:`extends`).
+    (:func:`extends`), also with other threads or on another device (:func:`execution_free`).
     """
     run_dir = Path(run_dir)
     ds = read_dataset(data_dir)
@@ -168,12 +173,15 @@ def train_run(data_dir: Path, run_dir: Path, cfg: RunConfig, resume: bool = Fals
         if fp != ds.fingerprint():
             raise DatasetError(f"{run_dir} was trained on different data (fingerprint mismatch); "
                                "point --data at the dataset it was trained on")
-        if old != cfg and not extends(old, cfg):
-            raise DatasetError(f"{run_dir}: --resume with a different config (only a higher train.epochs may "
-                               "differ); drop the other overrides or start a new run")
+        same, longer = execution_free(old), execution_free(cfg)
+        if same != longer and not extends(same, longer):
+            raise DatasetError(f"{run_dir}: --resume with a different config (only a higher train.epochs, "
+                               "train.device or train.num_threads may differ); drop the other overrides or "
+                               "start a new run")
         art = GraphArtifacts.load(run_dir / "graph")
-        if old != cfg:  # a higher epoch cap: the old test metrics go stale before training continues
+        if same != longer:  # a higher epoch cap: the old test metrics go stale before training continues
             (run_dir / "metrics.json").unlink(missing_ok=True)
+        if old != cfg:
             write_config(run_dir, cfg, data_dir, fp)
     else:
         if run_dir.exists() and any(run_dir.iterdir()):
