@@ -13,10 +13,10 @@ same run (when ``bprmf`` is among the models).
     python benchmarks/train.py --cases ml-1m --epochs 1
     python benchmarks/train.py --models all --epochs 2 --out benchmarks/results/train_models.json
     python benchmarks/train.py --models all --cases tiktok --epochs 2 --threads 1   # one core each, steadier
-    python benchmarks/train.py --cases synth --models all --device cuda --out benchmarks/results/train_cuda.json
+    python benchmarks/train.py --cases synth --models all --device cuda --out benchmarks/results/train_synth_cuda.json
 
 The case ``synth`` needs no real data: a synthetic world the size of MovieLens-1M (:data:`SYNTH`: 6,040 users,
-3,706 videos, about 0.7 M interactions), trained with the ML-1M presets; it times the GPU path (``--device
+3,706 videos, about 0.63 M interactions), trained with the ML-1M presets; it times the GPU path (``--device
 cuda``) on a machine that has a GPU but not ../shared/data.
 """
 
