@@ -75,8 +75,10 @@ def run_case(case: str, epochs: int, repeats: int, threads: int = 0, device: str
         ds = load_tiktok(SHARED / "tiktok-mmssl") if dataset == "tiktok" else load_movielens_1m(SHARED / "ml-1m")
     conf = preset("ml-1m" if dataset == "synth" else dataset, model_name)
 
+    on_gpu = device.startswith("cuda")
+
     def sync() -> None:
-        if device.startswith("cuda"):
+        if on_gpu:
             torch.cuda.synchronize(device)
 
     cfg = resolve(RunConfig, conf, [f"model_name={model_name}"])
@@ -107,7 +109,7 @@ def run_case(case: str, epochs: int, repeats: int, threads: int = 0, device: str
         sync()
         secs.append(time.perf_counter() - t0)
         n = int(u.shape[0])
-    steady = secs[1:] if device.startswith("cuda") and len(secs) > 1 else secs
+    steady = secs[1:] if on_gpu and len(secs) > 1 else secs
     model.eval()
     ev_secs = []
     for _ in range(repeats):
@@ -120,7 +122,7 @@ def run_case(case: str, epochs: int, repeats: int, threads: int = 0, device: str
     out.update({
         "users": ds.num_users, "videos": ds.num_videos, "train_triples_per_epoch": n,
         "batch_size": cfg.train.batch_size, "model": model_name, "epochs_timed": len(secs), "device": device,
-        "device_name": (torch.cuda.get_device_name(device) if device.startswith("cuda")
+        "device_name": (torch.cuda.get_device_name(device) if on_gpu
                         else platform.processor() or platform.machine()),
         "epoch_seconds": secs,
         "parameters": int(sum(p.numel() for p in model.parameters() if p.requires_grad)),
@@ -129,7 +131,7 @@ def run_case(case: str, epochs: int, repeats: int, threads: int = 0, device: str
         "full_eval_s": float(np.median(ev_secs)), "full_eval_users": int(res["full"]["num_users"]),
         "peak_rss_gib": peak_rss_gib(),
     })
-    if device.startswith("cuda"):
+    if on_gpu:
         out["gpu_peak_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
     return out
 

@@ -17,10 +17,11 @@ import pytest
 import torch
 
 from hhfan.config import resolve
+from hhfan.data.dataset import Dataset
 from hhfan.data.io import read_dataset
 from hhfan.data.split import TRAIN, VAL
 from hhfan.eval.protocols import EvalConfig, evaluate
-from hhfan.graph.artifacts import build_artifacts
+from hhfan.graph.artifacts import GraphArtifacts, build_artifacts
 from hhfan.runner import MODELS, RunConfig, build_model, evaluate_run, load_run, train_run
 from hhfan.train.trainer import bpr_loss
 from tests.baselines.conftest import TINY
@@ -34,13 +35,12 @@ def _cfg(model: str, *extra: str) -> RunConfig:
     return resolve(RunConfig, None, [f"model_name={model}", "baseline.dim=16", "model.dim=16", *TINY, *extra])
 
 
-def _batch(ds: object, art: object, n: int = 512) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _batch(ds: Dataset, art: GraphArtifacts, n: int = 512) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``n`` training triples (user, observed video, random video), fixed by seed."""
-    it = ds.interactions  # type: ignore[attr-defined]
-    m = art.split.mask(TRAIN)  # type: ignore[attr-defined]
+    it = ds.interactions
     rng = np.random.default_rng(0)
-    rows = rng.choice(np.flatnonzero(m), size=n)
-    neg = rng.integers(0, ds.num_videos, size=n)  # type: ignore[attr-defined]
+    rows = rng.choice(np.flatnonzero(art.split.mask(TRAIN)), size=n)
+    neg = rng.integers(0, ds.num_videos, size=n)
     return (torch.as_tensor(it.user[rows], dtype=torch.int64), torch.as_tensor(it.video[rows], dtype=torch.int64),
             torch.as_tensor(neg, dtype=torch.int64))
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from hhfan.config import resolve
 from hhfan.data.atomic import atomic_file
-from hhfan.runner import MODELS, RunConfig, execution_free, extends, read_config, train_run
+from hhfan.runner import MODELS, RunConfig, execution_free, extends, read_config, resumable, train_run
 
 SHOWN: dict[str, tuple[str, ...]] = {"sampled": ("precision@10", "recall@10", "ndcg@10", "auc"),
                                      "full": ("recall@20", "ndcg@20")}
@@ -74,11 +74,11 @@ def ensure_run(data_dir: Path, run_dir: Path, cfg: RunConfig) -> None:
     """
     extend = False
     if (run_dir / "config.yaml").exists():  # reuse or continue only the same run (threads and device aside)
-        found, wanted = execution_free(read_config(run_dir)[0]), execution_free(cfg)
-        extend = extends(found, wanted)
-        if found != wanted and not extend:
+        found = read_config(run_dir)[0]
+        if not resumable(found, cfg):
             raise ValueError(f"{run_dir} holds a run with a different config than this comparison asks for; "
                              "use another --out, or the same presets and --set overrides as before")
+        extend = extends(execution_free(found), execution_free(cfg))
     if extend or not (run_dir / "metrics.json").exists():
         stamp = run_dir / "wall.json"
         before = json.loads(stamp.read_text())["wall_seconds"] if extend and stamp.exists() else 0.0

@@ -157,6 +157,13 @@ def extends(old: RunConfig, new: RunConfig) -> bool:
     return new.train.epochs > old.train.epochs and same_cap == old
 
 
+def resumable(old: RunConfig, new: RunConfig) -> bool:
+    """Whether a run of ``old`` may be reused or continued as ``new``: the same run apart from where it executes
+    (:func:`execution_free`), or that run with a higher epoch cap (:func:`extends`)."""
+    a, b = execution_free(old), execution_free(new)
+    return a == b or extends(a, b)
+
+
 def train_run(data_dir: Path, run_dir: Path, cfg: RunConfig, resume: bool = False, say: Say = _quiet,
               on_epoch: Callable[[EpochRecord], None] | None = None,
               on_step: Callable[[int, int], None] | None = None,
@@ -173,13 +180,12 @@ def train_run(data_dir: Path, run_dir: Path, cfg: RunConfig, resume: bool = Fals
         if fp != ds.fingerprint():
             raise DatasetError(f"{run_dir} was trained on different data (fingerprint mismatch); "
                                "point --data at the dataset it was trained on")
-        same, longer = execution_free(old), execution_free(cfg)
-        if same != longer and not extends(same, longer):
+        if not resumable(old, cfg):
             raise DatasetError(f"{run_dir}: --resume with a different config (only a higher train.epochs, "
                                "train.device or train.num_threads may differ); drop the other overrides or "
                                "start a new run")
         art = GraphArtifacts.load(run_dir / "graph")
-        if same != longer:  # a higher epoch cap: the old test metrics go stale before training continues
+        if execution_free(old) != execution_free(cfg):  # a higher cap: the old test metrics go stale
             (run_dir / "metrics.json").unlink(missing_ok=True)
         if old != cfg:
             write_config(run_dir, cfg, data_dir, fp)
