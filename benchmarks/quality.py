@@ -46,7 +46,8 @@ def report(summary: dict[str, Any], label: str) -> str:
 
 def main() -> None:
     """Train one run per seed (reusing finished ones), then summarise."""
-    from hhfan.compare import LABELS, run_all, summarise
+    from hhfan.compare import run_all, summarise
+    from hhfan.model.registry import display_name
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", choices=sorted(SOURCES), required=True)
@@ -70,7 +71,7 @@ def main() -> None:
     suffix = "" if a.model == "hhfan" else f"_{a.model}"
     out = REPO / "benchmarks" / "results" / f"quality_{a.dataset}{suffix}.json"
     write_atomic(out, json.dumps(summary, indent=2))
-    text = report(summary, LABELS.get(a.model, a.model))
+    text = report(summary, display_name(a.model))
     write_atomic(out.with_suffix(".md"), text)
     print(text)
 

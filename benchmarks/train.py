@@ -57,13 +57,12 @@ def run_case(case: str, epochs: int, repeats: int, threads: int = 0, device: str
     if threads > 0:
         torch.set_num_threads(threads)
 
-    from hhfan.config import resolve
     from hhfan.data.importers import load_movielens_1m, load_tiktok
     from hhfan.data.split import TEST, TRAIN
     from hhfan.data.synth import SynthConfig, generate
     from hhfan.eval.protocols import EvalConfig, evaluate
     from hhfan.graph.artifacts import build_artifacts
-    from hhfan.runner import RunConfig, build_model
+    from hhfan.runner import build_model, resolve_run
     from hhfan.train.trainer import bpr_loss
     from hhfan.train.triples import TrainingPairs, epoch_triples
 
@@ -81,7 +80,7 @@ def run_case(case: str, epochs: int, repeats: int, threads: int = 0, device: str
         if on_gpu:
             torch.cuda.synchronize(device)
 
-    cfg = resolve(RunConfig, conf, [f"model_name={model_name}"])
+    cfg = resolve_run(conf, [], model_name)
     t0 = time.perf_counter()
     art = build_artifacts(ds, cfg.build_config())
     out: dict[str, Any] = {"config": str(conf.relative_to(REPO)) if conf else "defaults",

@@ -12,8 +12,7 @@ from typer.testing import CliRunner
 from hhfan.cli import app
 from hhfan.compare import compare, parse_models, run_config
 
-QUICK = ["train.epochs=2", "train.num_threads=1", "graph.codewords=8", "sampler.num_collect=40",
-         "baseline.dim=8", "model.dim=8"]
+QUICK = ["train.epochs=2", "train.num_threads=1", "graph.codewords=8", "sampler.num_collect=40"]
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from hhfan.data.io import read_dataset
 from hhfan.data.split import TRAIN, VAL
 from hhfan.eval.protocols import EvalConfig, evaluate
 from hhfan.graph.artifacts import GraphArtifacts, build_artifacts
+from hhfan.model.registry import spec
 from hhfan.runner import MODELS, RunConfig, build_model, evaluate_run, load_run, train_run
 from hhfan.train.trainer import bpr_loss
 from tests.baselines.conftest import TINY
@@ -32,7 +34,8 @@ pytestmark = [pytest.mark.gpu, pytest.mark.skipif(DEVICE.startswith("cuda") and 
 
 
 def _cfg(model: str, *extra: str) -> RunConfig:
-    return resolve(RunConfig, None, [f"model_name={model}", "baseline.dim=16", "model.dim=16", *TINY, *extra])
+    dim = ["model.dim=16"] if "dim" in {f.name for f in fields(spec(model).config_class())} else []
+    return resolve(RunConfig, None, [f"model_name={model}", *dim, *TINY, *extra])
 
 
 def _batch(ds: Dataset, art: GraphArtifacts, n: int = 512) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

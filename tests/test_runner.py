@@ -164,7 +164,7 @@ def test_recommend_embeddings_are_deterministic(trained: Path) -> None:
 
 def test_pretrained_inputs_need_the_same_split(data_dir: Path, tmp_path: Path) -> None:
     mf = tmp_path / "mf"
-    train_run(data_dir, mf, resolve(RunConfig, None, ["model_name=bprmf", "baseline.dim=8", "train.epochs=1",
+    train_run(data_dir, mf, resolve(RunConfig, None, ["model_name=bprmf", "model.dim=8", "train.epochs=1",
                                                      "graph.codewords=8", "sampler.num_collect=40"]))
     cfg = resolve(RunConfig, None, [*FAST, "train.epochs=1", f"model.pretrained_run={mf}"])
     train_run(data_dir, tmp_path / "h", cfg)

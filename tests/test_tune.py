@@ -14,15 +14,15 @@ from hhfan.compare import run_config
 from hhfan.config import ConfigError
 from hhfan.tune import TAG, grid_points, parse_grid, point_name, tune, write_preset
 
-QUICK = ["train.epochs=2", "train.num_threads=1", "graph.codewords=8", "sampler.num_collect=40", "baseline.dim=8"]
+QUICK = ["train.epochs=2", "train.num_threads=1", "graph.codewords=8", "sampler.num_collect=40", "model.dim=8"]
 
 
 def test_parse_grid_and_points() -> None:
-    grid = parse_grid(["train.lr=0.001,0.01", "baseline.mlp=[8];[16,8]"])
-    assert grid == {"train.lr": ["0.001", "0.01"], "baseline.mlp": ["[8]", "[16,8]"]}
+    grid = parse_grid(["train.lr=0.001,0.01", "model.mlp=[8];[16,8]"])
+    assert grid == {"train.lr": ["0.001", "0.01"], "model.mlp": ["[8]", "[16,8]"]}
     points = grid_points(grid)
-    assert len(points) == 4 and points[0] == ("train.lr=0.001", "baseline.mlp=[8]")
-    assert point_name(points[3]) == "train.lr=0.01__baseline.mlp=-16-8-"
+    assert len(points) == 4 and points[0] == ("train.lr=0.001", "model.mlp=[8]")
+    assert point_name(points[3]) == "train.lr=0.01__model.mlp=-16-8-"
 
 
 @pytest.mark.parametrize("bad", [[], ["train.lr"], ["train.lr="], ["train.lr=1,1"], ["a=1", "a=2"]])

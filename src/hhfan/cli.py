@@ -20,6 +20,7 @@ from rich.table import Table
 
 from hhfan.config import ConfigError, resolve
 from hhfan.data.dataset import DatasetError
+from hhfan.model.registry import MODEL_NAMES
 
 app = typer.Typer(help="HHFAN micro-video recommendation: data, graph, sampling.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -235,17 +236,15 @@ def train_cmd(
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue a killed run in --out, or any run to a higher --set train.epochs.")] = False,
     device: Annotated[str | None, typer.Option("--device", help="cpu | cuda | cuda:N")] = None,
-    model: Annotated[str | None, typer.Option("--model", help="hhfan (default) or a baseline: pop, bprmf, neumf, fm, "
-                                              "deepfm, lightgcn, graphsage, pinsage, mmgcn, han, hetgnn, herec, semrec")
-                     ] = None,
+    model: Annotated[str | None, typer.Option("--model", help="A registered model (default: the preset's, else "
+                                              f"hhfan): {', '.join(MODEL_NAMES)}")] = None,
 ) -> None:
     """Train a model with BPR, select the best epoch on validation, write test metrics to RUN_DIR/metrics.json."""
-    from hhfan.runner import RunConfig, train_run
+    from hhfan.runner import resolve_run, train_run
 
     sets = list(overrides or []) + ([f"train.device={device}"] if device else [])
-    sets += [f"model_name={model}"] if model else []
     with _errors():
-        cfg = resolve(RunConfig, config, sets)
+        cfg = resolve_run(config, sets, model)
         if cfg.train.device.startswith("cuda"):
             import torch
 

@@ -23,18 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from hhfan.config import resolve
 from hhfan.data.atomic import atomic_file
-from hhfan.runner import MODELS, RunConfig, execution_free, extends, read_config, resumable, train_run
+from hhfan.model.registry import MODEL_NAMES, display_name
+from hhfan.runner import RunConfig, execution_free, extends, read_config, resolve_run, resumable, train_run
 
 SHOWN: dict[str, tuple[str, ...]] = {"sampled": ("precision@10", "recall@10", "ndcg@10", "auc"),
                                      "full": ("recall@20", "ndcg@20")}
-LABELS: dict[str, str] = {"hhfan": "HHFAN", "pop": "Most-popular", "bprmf": "BPR-MF", "neumf": "NeuMF",
-                          "fm": "FM (HIG fields)", "deepfm": "DeepFM", "lightgcn": "LightGCN",
-                          "graphsage": "GraphSAGE", "pinsage": "PinSAGE", "mmgcn": "MMGCN", "han": "HAN",
-                          "hetgnn": "HetGNN", "herec": "HERec", "semrec": "SemRec"}
-
-
 @dataclass(frozen=True)
 class RunRecord:
     """One finished ``(model, seed)`` run: its test metrics and what it cost."""
@@ -48,11 +42,12 @@ class RunRecord:
 
 
 def parse_models(text: str) -> list[str]:
-    """``"a,b,c"`` -> ``["a", "b", "c"]``, checking every name against :data:`hhfan.runner.MODELS`."""
+    """``"a,b,c"`` -> ``["a", "b", "c"]``, checking every name against :data:`hhfan.model.registry.MODEL_NAMES`."""
     models = [m.strip() for m in text.split(",") if m.strip()]
-    unknown = [m for m in models if m not in MODELS]
+    unknown = [m for m in models if m not in MODEL_NAMES]
     if unknown or not models:
-        raise ValueError(f"unknown model(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(MODELS)}")
+        raise ValueError(f"unknown model(s) {', '.join(unknown) or '(none given)'}; "
+                         f"choose from {', '.join(MODEL_NAMES)}")
     if len(set(models)) != len(models):
         raise ValueError(f"--models lists a model twice: {text}")
     return models
@@ -61,8 +56,8 @@ def parse_models(text: str) -> list[str]:
 def run_config(model: str, seed: int, configs: Path | None, overrides: Sequence[str]) -> RunConfig:
     """The config of one run: ``configs/<model>.yaml`` (if present), then the seed, then ``overrides``."""
     preset = configs / f"{model}.yaml" if configs is not None else None
-    sets = [f"model_name={model}", f"train.seed={seed}", f"split.seed={seed}", *overrides]
-    return resolve(RunConfig, preset if preset is not None and preset.exists() else None, sets)
+    sets = [f"train.seed={seed}", f"split.seed={seed}", *overrides]
+    return resolve_run(preset if preset is not None and preset.exists() else None, sets, model)
 
 
 def ensure_run(data_dir: Path, run_dir: Path, cfg: RunConfig) -> None:
@@ -154,7 +149,7 @@ def markdown(summary: dict[str, Any], title: str) -> str:
             one = len(s["seeds"]) == 1  # no spread to report from a single run
             cells.append("—" if not v else f"{v['mean']:.4f}" if one else f"{v['mean']:.4f} ± {v['std']:.4f}")
         w = s["train_wall_seconds"]
-        lines.append(f"| {LABELS.get(model, model)} | {len(s['seeds'])} | " + " | ".join(cells)
+        lines.append(f"| {display_name(model)} | {len(s['seeds'])} | " + " | ".join(cells)
                      + (f" | {w['mean']:.0f}" if len(s["seeds"]) == 1 else f" | {w['mean']:.0f} ± {w['std']:.0f}")
                      + f" | {s['seconds_per_epoch']:.2f} |")
     return "\n".join(lines) + "\n"

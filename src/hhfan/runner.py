@@ -12,8 +12,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,7 @@ import numpy as np
 import torch
 import yaml
 
-from hhfan.baselines.config import BaselineConfig
-from hhfan.baselines.registry import BASELINES, BuildContext, build_baseline
-from hhfan.config import from_dict, to_dict
+from hhfan.config import ConfigError, from_dict, resolve, to_dict
 from hhfan.data.atomic import atomic_file
 from hhfan.data.dataset import Dataset, DatasetError
 from hhfan.data.io import read_dataset
@@ -32,35 +30,43 @@ from hhfan.eval.protocols import EvalConfig, evaluate
 from hhfan.graph.artifacts import GraphArtifacts, GraphBuildConfig, build_artifacts
 from hhfan.graph.mhig import GraphConfig
 from hhfan.graph.sampler import SamplerConfig
+from hhfan.model import registry
 from hhfan.model.base import Recommender
-from hhfan.model.hhfan import HHFAN, HHFANConfig
-from hhfan.model.inputs import ModelInputs
-from hhfan.train.trainer import EpochRecord, TrainConfig, load_checkpoint, train
+from hhfan.model.hhfan import HHFAN
+from hhfan.model.registry import MODEL_NAMES, BuildContext
+from hhfan.train.trainer import EpochRecord, TrainConfig, TrainJob, load_checkpoint, train
 from hhfan.train.triples import TrainingPairs, walk_positives
 
-MODELS: tuple[str, ...] = ("hhfan", *BASELINES)
+MODELS: tuple[str, ...] = MODEL_NAMES
 
 
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that defines a run; saved as ``RUN_DIR/config.yaml``.
 
-    ``model_name`` picks the model: ``hhfan`` (configured by ``model``) or a baseline (configured by
-    ``baseline``); every model goes through the same split, trainer and evaluation.
+    ``model_name`` picks the model (a name of :data:`hhfan.model.registry.REGISTRY`) and ``model`` is that
+    model's own config dataclass (its defaults when not given; a mapping is parsed into it, and a key the
+    model does not have is an error). Every model goes through the same split, trainer and evaluation.
     """
 
     model_name: str = "hhfan"
     split: SplitConfig = field(default_factory=SplitConfig)
     graph: GraphConfig = field(default_factory=GraphConfig)
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
-    model: HHFANConfig = field(default_factory=HHFANConfig)
+    model: Any = None
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
-    baseline: BaselineConfig = field(default_factory=BaselineConfig)
 
     def __post_init__(self) -> None:
         if self.model_name not in MODELS:
-            raise ValueError(f"unknown model {self.model_name!r}; choose one of {', '.join(MODELS)}")
+            raise ConfigError(f"unknown model {self.model_name!r}; choose one of {', '.join(MODELS)}")
+        cls = registry.spec(self.model_name).config_class()
+        if self.model is None:
+            object.__setattr__(self, "model", cls())
+        elif isinstance(self.model, Mapping):
+            object.__setattr__(self, "model", model_config(self.model_name, self.model))
+        elif type(self.model) is not cls:
+            raise ConfigError(f"model {self.model_name!r} needs a {cls.__name__}, got {type(self.model).__name__}")
 
     def build_config(self) -> GraphBuildConfig:
         """The graph-stage part of the config."""
@@ -85,21 +91,47 @@ def _quiet(_msg: str) -> None:
     return None
 
 
+def model_config(name: str, data: Mapping[str, Any]) -> Any:
+    """The ``model:`` section of a run as model ``name``'s config dataclass; a key it lacks is a ConfigError."""
+    cls = registry.spec(name).config_class()
+    known = [f.name for f in fields(cls)]
+    unknown = [k for k in data if k not in known]
+    if unknown:
+        has = f"its keys: {', '.join(known)}" if known else "it has no model.* keys"
+        raise ConfigError(f"model {name!r} has no config key 'model.{unknown[0]}' ({has})")
+    return from_dict(cls, data, prefix="model.")
+
+
+def preset_model(config_file: Path) -> str | None:
+    """The ``model_name`` a preset file names, or None (unreadable files are left to :func:`resolve`)."""
+    try:
+        doc = yaml.safe_load(Path(config_file).read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    name = doc.get("model_name") if isinstance(doc, Mapping) else None
+    return name if isinstance(name, str) else None
+
+
+def resolve_run(config_file: Path | None = None, overrides: Sequence[str] = (), model: str | None = None
+                ) -> RunConfig:
+    """Defaults, then a preset, then ``key=value`` overrides, then ``model`` (``--model``).
+
+    A preset names its model (``model_name``), so ``model`` may be omitted; a ``model`` that contradicts the
+    preset is a ConfigError (a preset's settings belong to its model).
+    """
+    named = preset_model(config_file) if config_file is not None else None
+    if model is not None and named is not None and named != model:
+        raise ConfigError(f"--model {model} contradicts {config_file}, a preset for {named}; drop --model or use "
+                          f"a preset for {model}")
+    return resolve(RunConfig, config_file, [*overrides, *([f"model_name={model}"] if model else [])])
+
+
 def build_model(cfg: RunConfig, ds: Dataset, art: GraphArtifacts, device: str | None = None) -> Recommender:
     """A freshly initialised ``cfg.model_name``, seeded by ``train.seed``, on ``device`` (default: ``train.device``)."""
-    model: Recommender
-    if cfg.model_name == "hhfan":
-        inputs = ModelInputs.from_artifacts(art, ds)
-        if cfg.model.pretrained_run:  # loading another run draws random numbers: seed after it
-            eu, ev = pretrained_embeddings(Path(cfg.model.pretrained_run), ds, art)
-            inputs = replace(inputs, user_pretrained=eu, video_pretrained=ev)
-        torch.manual_seed(cfg.train.seed)
-        model = HHFAN(inputs, cfg.model)
-    else:
-        art.check(ds)
-        torch.manual_seed(cfg.train.seed)
-        model = build_baseline(cfg.model_name, BuildContext(ds, art, cfg.baseline, cfg.train.seed))
-    return model.to(device or cfg.train.device)
+    art.check(ds)
+    torch.manual_seed(cfg.train.seed)
+    ctx = BuildContext(ds, art, cfg.model, cfg.train.seed, pretrained=lambda path: pretrained_embeddings(path, ds, art))
+    return registry.build(cfg.model_name, ctx).to(device or cfg.train.device)
 
 
 def pretrained_embeddings(run_dir: Path, ds: Dataset, art: GraphArtifacts) -> tuple[torch.Tensor, torch.Tensor]:
@@ -214,7 +246,8 @@ def train_run(data_dir: Path, run_dir: Path, cfg: RunConfig, resume: bool = Fals
             on_epoch(rec)
 
     meta = {"fingerprint": ds.fingerprint(), "config": yaml.safe_dump(to_dict(cfg))}
-    train(model, pairs, cfg.train, validation_fn(ds, art, cfg), run_dir, extra, meta, resume, logged, on_step)
+    train(model, TrainJob(pairs=pairs, config=cfg.train, validate=validation_fn(ds, art, cfg), run_dir=run_dir,
+                          extra_positives=extra, meta=meta, resume=resume, on_epoch=logged, on_step=on_step))
     run = load_run(run_dir, ds=ds)
     say("evaluating the best epoch on the test split")
     metrics = evaluate_run(run)

@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 import yaml
 
-from hhfan.compare import LABELS, ensure_run, read_train_log, run_config
+from hhfan.compare import ensure_run, read_train_log, run_config
 from hhfan.config import ConfigError, merge, parse_overrides
 from hhfan.data.atomic import atomic_file
+from hhfan.model.registry import display_name
 
 TAG = "# [tune] "  # prefix of the preset lines this module writes (one block per search, newest first)
 BY = f"{TAG}by: "  # the last line of each block: the command that made it
@@ -45,10 +46,10 @@ class Trial:
 
 
 def parse_grid(specs: Sequence[str]) -> dict[str, list[str]]:
-    """``["train.lr=0.001,0.005", "baseline.dim=32,64"]`` -> ``{"train.lr": ["0.001", "0.005"], ...}``.
+    """``["train.lr=0.001,0.005", "model.dim=32,64"]`` -> ``{"train.lr": ["0.001", "0.005"], ...}``.
 
     Values stay text (each is parsed and type-checked as a ``--set`` override when its run is
-    configured). A list value needs brackets and ``;`` between values: ``baseline.mlp=[64];[128,64]``.
+    configured). A list value needs brackets and ``;`` between values: ``model.mlp=[64];[128,64]``.
     """
     grid: dict[str, list[str]] = {}
     for spec in specs:
@@ -123,7 +124,7 @@ def tune(data_dir: Path, model: str, grid: Mapping[str, Sequence[str]], out: Pat
 def markdown(doc: Mapping[str, Any]) -> str:
     """Trials of a :func:`tune` document as a Markdown table, best validation score first."""
     keys = list(doc["grid"])
-    lines = [f"{LABELS.get(doc['model'], doc['model'])}: grid search on {doc['metric']} (seed {doc['seed']})", "",
+    lines = [f"{display_name(doc['model'])}: grid search on {doc['metric']} (seed {doc['seed']})", "",
              "| " + " | ".join(keys) + f" | val {doc['metric'].split()[-1]} | best epoch | epochs | s/epoch |",
              "|---" * (len(keys) + 4) + "|"]
     for t in sorted(doc["trials"], key=lambda t: -t["val"]):
@@ -170,6 +171,6 @@ def write_preset(doc: Mapping[str, Any], path: Path, command: str) -> None:
     header = preset_header(doc, command)
     earlier = _tune_blocks([ln for ln in comments if ln.startswith(TAG.rstrip())])
     header += [ln for blk in earlier if blk[-1] != header[-1] for ln in blk]  # same command: replaced
-    data = merge(base, parse_overrides(list(doc["best"])))
+    data = {"model_name": doc["model"], **merge(base, parse_overrides(list(doc["best"])))}  # a preset names its model
     with atomic_file(path) as tmp:
         tmp.write_text("\n".join(header + notes) + "\n" + yaml.safe_dump(data, sort_keys=False))

@@ -24,7 +24,7 @@ def data_dir(baseline_world: Path) -> Path:
 
 @pytest.mark.parametrize("name", ["bprmf", "lightgcn"])
 def test_baseline_trains_and_learns(name: str, data_dir: Path, tmp_path: Path, pop_val: float) -> None:
-    cfg = resolve(RunConfig, None, [f"model_name={name}", "baseline.dim=16", "train.epochs=8",
+    cfg = resolve(RunConfig, None, [f"model_name={name}", "model.dim=16", "train.epochs=8",
                                     "train.batch_size=1024", "train.lr=0.05", "graph.codewords=8",
                                     "sampler.num_collect=40"])
     metrics = train_run(data_dir, tmp_path / name, cfg)
@@ -38,7 +38,7 @@ def test_baseline_trains_and_learns(name: str, data_dir: Path, tmp_path: Path, p
 
 
 def test_lightgcn_sees_training_edges_only(data_dir: Path, tmp_path: Path) -> None:
-    cfg = resolve(RunConfig, None, ["model_name=lightgcn", "baseline.dim=8", "train.epochs=1",
+    cfg = resolve(RunConfig, None, ["model_name=lightgcn", "model.dim=8", "train.epochs=1",
                                     "graph.codewords=8", "sampler.num_collect=40"])
     train_run(data_dir, tmp_path / "l", cfg)
     run = load_run(tmp_path / "l")

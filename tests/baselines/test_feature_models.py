@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from hhfan.baselines import neumf as neumf_module
-from hhfan.baselines.config import BaselineConfig
+from hhfan.baselines import blocks as blocks_module
+from hhfan.baselines.blocks import PairTower
 from hhfan.baselines.deepfm import DeepFM
-from hhfan.baselines.fm import FM, FeatureFields, Field, FieldEmbedding
-from hhfan.baselines.neumf import NeuMF, PairTower
-from hhfan.baselines.registry import BuildContext, build_baseline
+from hhfan.baselines.fields import FeatureFields, Field, FieldEmbedding
+from hhfan.baselines.fm import FM
+from hhfan.baselines.neumf import NeuMF, NeuMFConfig
 from hhfan.config import resolve
 from hhfan.data.dataset import Dataset
 from hhfan.data.split import SplitConfig
@@ -24,11 +24,17 @@ from hhfan.graph.artifacts import GraphBuildConfig, build_artifacts
 from hhfan.graph.mhig import GraphConfig
 from hhfan.graph.sampler import SamplerConfig
 from hhfan.model.base import Recommender
+from hhfan.model.registry import BuildContext, build, spec
 from hhfan.runner import RunConfig, evaluate_run, load_run, train_run
 from tests.baselines.conftest import TINY, best_val
 from tests.conftest import tiny_dataset
 
-CFG = BaselineConfig(dim=4, mlp=(8, 4), dropout=0.3)
+SMALL = {"dim": 4, "mlp": (8, 4), "dropout": 0.3}  # each model takes the keys its config has
+
+
+def small_config(name: str) -> object:
+    cls = spec(name).config_class()
+    return cls(**{k: v for k, v in SMALL.items() if k in cls.__dataclass_fields__})
 
 
 def hand_dataset() -> Dataset:
@@ -38,9 +44,9 @@ def hand_dataset() -> Dataset:
                    user_tags=np.array([[0, 0], [0, 2], [1, 1]], np.int32))
 
 
-def context(ds: Dataset, config: BaselineConfig = CFG) -> BuildContext:
+def context(ds: Dataset, name: str = "fm") -> BuildContext:
     cfg = GraphBuildConfig(SplitConfig(training_rate=0.5), GraphConfig(codewords=3), SamplerConfig(num_collect=20))
-    return BuildContext(ds, build_artifacts(ds, cfg), config)
+    return BuildContext(ds, build_artifacts(ds, cfg), small_config(name))
 
 
 def randomise(model: torch.nn.Module) -> None:
@@ -100,7 +106,7 @@ def textbook_fm(x: torch.Tensor, v: torch.Tensor, w: torch.Tensor, w0: torch.Ten
 
 def test_fm_inner_product_is_the_textbook_fm() -> None:
     ctx = context(hand_dataset())
-    model = build_baseline("fm", ctx)
+    model = build("fm", ctx)
     assert isinstance(model, FM)
     randomise(model)
     fe = model.fields
@@ -137,8 +143,8 @@ def test_fm_l2_covers_the_batch_features_only() -> None:
 
 @pytest.mark.parametrize("name", ["neumf", "deepfm"])
 def test_score_matrix_equals_score(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(neumf_module, "PAIR_CHUNK_ENTRIES", 40)  # several chunks of videos
-    model = build_baseline(name, context(hand_dataset()))
+    monkeypatch.setattr(blocks_module, "PAIR_CHUNK_ENTRIES", 40)  # several chunks of videos
+    model = build(name, context(hand_dataset(), name))
     assert isinstance(model, NeuMF | DeepFM)
     randomise(model)
     model.eval()  # dropout off, as in evaluation
@@ -152,7 +158,7 @@ def test_score_matrix_equals_score(name: str, monkeypatch: pytest.MonkeyPatch) -
 
 def test_pair_tower_chunks_over_videos(monkeypatch: pytest.MonkeyPatch) -> None:
     tower = PairTower(3, 5, (8, 4), 0.0)
-    monkeypatch.setattr(neumf_module, "PAIR_CHUNK_ENTRIES", 3 * 8 * 2)  # 2 videos per chunk for 3 users
+    monkeypatch.setattr(blocks_module, "PAIR_CHUNK_ENTRIES", 3 * 8 * 2)  # 2 videos per chunk for 3 users
     seen: list[tuple[int, ...]] = []
     tower.body.register_forward_hook(lambda _m, inp, _out: seen.append(tuple(inp[0].shape)))
     out = tower.pair_matrix(torch.randn(3, 3), torch.randn(7, 5), lambda h: h.sum(-1))
@@ -164,7 +170,7 @@ def test_pair_tower_chunks_over_videos(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_neumf_feeds_content_to_the_mlp_item_side() -> None:
     ds = hand_dataset()
-    model = build_baseline("neumf", context(ds))
+    model = build("neumf", context(ds, "neumf"))
     assert isinstance(model, NeuMF) and model.content_proj is not None
     v = torch.arange(6)
     with torch.no_grad():
@@ -172,14 +178,14 @@ def test_neumf_feeds_content_to_the_mlp_item_side() -> None:
         assert torch.allclose(ev[:, 4:], model.video_mlp(v) + model.content_proj(model.content), atol=1e-6)
         assert torch.equal(ev[:, :4], model.video_gmf(v))  # GMF side: id only
     bare = replace(ds, features={})
-    plain = build_baseline("neumf", context(bare))
+    plain = build("neumf", context(bare, "neumf"))
     assert isinstance(plain, NeuMF) and plain.content_proj is None
     with torch.no_grad():
         assert plain.score_matrix(*plain.all_embeddings()).shape == (4, 6)
 
 
 def test_neumf_l2_covers_batch_embeddings() -> None:
-    model = NeuMF(5, 7, config=CFG)
+    model = NeuMF(5, 7, config=NeuMFConfig(dim=4, mlp=(8, 4), dropout=0.3))
     terms = list(model.l2_terms(torch.tensor([0, 1]), torch.tensor([3])))
     assert [t.shape[0] for t in terms[:4]] == [2, 2, 1, 1]
     assert len(terms) == 4 + 3 + 1  # + tower weights (user_in, video_in, 8 -> 4) + fusion
@@ -193,7 +199,7 @@ def test_neumf_l2_covers_batch_embeddings() -> None:
                          [("fm", 18, 18), ("neumf", 32, 32), ("deepfm", 4 * 16 + 1, 6 * 16 + 1)])
 def test_feature_model_trains_and_learns(name: str, user_dim: int, video_dim: int, baseline_world: Path,
                                          tmp_path: Path, pop_val: float) -> None:
-    cfg = resolve(RunConfig, None, [f"model_name={name}", "baseline.dim=16", "train.epochs=8",
+    cfg = resolve(RunConfig, None, [f"model_name={name}", "model.dim=16", "train.epochs=8",
                                     "train.batch_size=1024", "train.lr=0.01", *TINY])
     metrics = train_run(baseline_world, tmp_path / name, cfg)
     log = [json.loads(x) for x in (tmp_path / name / "train_log.jsonl").read_text().splitlines()]

@@ -9,19 +9,20 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hhfan.baselines.config import BaselineConfig
-from hhfan.baselines.graphsage import GraphSAGE, NodeInput, homogeneous_edge_index
-from hhfan.baselines.mmgcn import MMGCN, bipartite_edge_index
-from hhfan.baselines.pinsage import PinSAGE, importance_neighbors
+from hhfan.baselines.blocks import NodeInput, homogeneous_edge_index
+from hhfan.baselines.graphsage import GraphSAGE
+from hhfan.baselines.mmgcn import MMGCN, MMGCNConfig
+from hhfan.baselines.pinsage import PinSAGE, PinSAGEConfig, importance_neighbors
 from hhfan.config import resolve
 from hhfan.data.split import TRAIN
+from hhfan.model.propagation import bipartite_edge_index
 from hhfan.runner import Run, RunConfig, load_run, train_run
 from tests.baselines.conftest import TINY, best_val
 
 NAMES = ("graphsage", "pinsage", "mmgcn")
 SETTINGS = {  # tiny-world settings that train in a few seconds and beat pop by >= 10% for seeds 0-2
     "graphsage": ["train.lr=0.01", "train.epochs=8"],
-    "pinsage": ["train.lr=0.01", "train.epochs=20", "baseline.layers=1"],
+    "pinsage": ["train.lr=0.01", "train.epochs=20", "model.layers=1"],
     "mmgcn": ["train.lr=0.005", "train.epochs=20"],
 }
 
@@ -32,7 +33,7 @@ def runs(baseline_world: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
     out = {}
     for name in NAMES:
         run_dir = tmp_path_factory.mktemp(name) / "run"
-        cfg = resolve(RunConfig, None, [f"model_name={name}", *TINY, "baseline.dim=32", "train.batch_size=512",
+        cfg = resolve(RunConfig, None, [f"model_name={name}", *TINY, "model.dim=32", "train.batch_size=512",
                                         "train.patience=20", *SETTINGS[name]])
         train_run(baseline_world, run_dir, cfg)
         out[name] = run_dir
@@ -76,7 +77,7 @@ def test_graphsage_graph_is_the_training_mhig(runs: dict[str, Path]) -> None:
 def test_pinsage_neighbourhoods_come_from_training_walks(runs: dict[str, Path]) -> None:
     run = load_run(runs["pinsage"])
     assert isinstance(run.model, PinSAGE)
-    g, cfg, nu = run.artifacts.graph, run.config.baseline, run.dataset.num_users
+    g, cfg, nu = run.artifacts.graph, run.config.model, run.dataset.num_users
     ids, w = importance_neighbors(g.indptr, g.indices, nu + run.dataset.num_videos, cfg.num_neighbors,
                                   cfg.walks_per_node, cfg.walk_length, run.config.train.seed)
     assert np.array_equal(run.model.neighbor_ids.numpy(), ids)  # rebuilt from the run's seed: repeatable
@@ -118,7 +119,7 @@ def test_pinsage_convolve_equation() -> None:
     torch.manual_seed(0)
     ids = torch.tensor([[1, 2], [0, 0], [0, 1]])
     w = torch.tensor([[0.75, 0.25], [1.0, 0.0], [0.5, 0.5]])
-    m = PinSAGE({"user": 1, "video": 2}, {}, ids, w, BaselineConfig(dim=4, layers=1))
+    m = PinSAGE({"user": 1, "video": 2}, {}, ids, w, PinSAGEConfig(dim=4, layers=1))
     h = torch.randn(3, 4)
     with torch.no_grad():
         out = m.convolve(h, 0)
@@ -133,8 +134,8 @@ def test_pinsage_skip_feeds_input_plus_last_layer_to_the_head() -> None:
     torch.manual_seed(0)
     ids = torch.tensor([[1, 2], [0, 0], [0, 1]])
     w = torch.tensor([[0.75, 0.25], [1.0, 0.0], [0.5, 0.5]])
-    plain = PinSAGE({"user": 1, "video": 2}, {}, ids, w, BaselineConfig(dim=4, layers=2))
-    skip = PinSAGE({"user": 1, "video": 2}, {}, ids, w, BaselineConfig(dim=4, layers=2, skip=True))
+    plain = PinSAGE({"user": 1, "video": 2}, {}, ids, w, PinSAGEConfig(dim=4, layers=2))
+    skip = PinSAGE({"user": 1, "video": 2}, {}, ids, w, PinSAGEConfig(dim=4, layers=2, skip=True))
     skip.load_state_dict(plain.state_dict())  # same weights: only the head's input differs
     with torch.no_grad():
         h0 = plain.input()
@@ -163,7 +164,7 @@ def test_node_input_and_homogeneous_graph(runs: dict[str, Path]) -> None:
 def test_mmgcn_layer_equation() -> None:
     torch.manual_seed(0)
     ei = bipartite_edge_index(np.array([0, 0, 1]), np.array([0, 1, 1]), 2)  # users 0, 1; videos 2, 3
-    m = MMGCN(2, 2, {"visual": torch.randn(2, 3)}, ei, BaselineConfig(dim=4, layers=1))
+    m = MMGCN(2, 2, {"visual": torch.randn(2, 3)}, ei, MMGCNConfig(dim=4, layers=1))
     b = m.branches["visual"]
     with torch.no_grad():
         x = F.normalize(torch.cat([b.preference.weight, b.proj(b.features)]), dim=1)

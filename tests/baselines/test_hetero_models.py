@@ -16,9 +16,9 @@ from hhfan.runner import Run, RunConfig, load_run, train_run
 from tests.baselines.conftest import TINY, best_val
 
 SETTINGS = {
-    "han": ["baseline.dim=16", "baseline.heads=2", "baseline.layers=1", "train.lr=0.02", "train.batch_size=512",
+    "han": ["model.dim=16", "model.heads=2", "model.layers=1", "train.lr=0.02", "train.batch_size=512",
             "train.epochs=8"],
-    "hetgnn": ["baseline.dim=16", "train.lr=0.03", "train.batch_size=512", "train.epochs=10"],
+    "hetgnn": ["model.dim=16", "train.lr=0.03", "train.batch_size=512", "train.epochs=10"],
 }
 
 

@@ -10,8 +10,7 @@ import scipy.sparse as sp
 import torch
 
 from hhfan.baselines import metapath as mp
-from hhfan.baselines.config import BaselineConfig
-from hhfan.baselines.herec import HERec, path_embeddings, sppmi
+from hhfan.baselines.herec import HERec, HERecConfig, path_embeddings, sppmi
 from hhfan.baselines.semrec import SemRec, pathsim_topk
 from hhfan.config import resolve
 from hhfan.data.split import TRAIN
@@ -19,7 +18,7 @@ from hhfan.runner import Run, RunConfig, load_run, train_run
 from tests.baselines.conftest import TINY, best_val
 
 SETTINGS = {
-    "herec": ["baseline.dim=16", "train.epochs=10", "train.lr=0.05", "train.batch_size=1024"],
+    "herec": ["model.dim=16", "train.epochs=10", "train.lr=0.05", "train.batch_size=1024"],
     "semrec": ["train.epochs=4", "train.lr=0.05"],
 }
 
@@ -69,7 +68,7 @@ def test_herec_walks_and_embeddings_use_training_edges_only(runs: dict[str, Path
     again = mp.metapath_walks(g, ("user", "video", "user"), 2, 6, np.random.default_rng(0))
     np.testing.assert_array_equal(walks, again)
     # The buffers are exactly what the seeded build recomputes from the training graph.
-    emb = path_embeddings(g, run.model.user_paths, run.config.baseline, run.config.train.seed)
+    emb = path_embeddings(g, run.model.user_paths, run.config.model, run.config.train.seed)
     np.testing.assert_allclose(run.model.user_fusion.emb.numpy(), emb, atol=1e-5)
     assert not any(n.endswith("emb") for n, _ in run.model.named_parameters())
 
@@ -120,7 +119,7 @@ def test_semrec_score_on_a_hand_example() -> None:
 def test_herec_extended_mf_and_fusion_equations() -> None:
     rng = np.random.default_rng(0)
     m = HERec(rng.normal(size=(2, 5, 4)).astype(np.float32), rng.normal(size=(3, 6, 4)).astype(np.float32),
-              BaselineConfig(dim=4))
+              HERecConfig(dim=4))
     with torch.no_grad():
         for p in m.parameters():
             p.normal_()

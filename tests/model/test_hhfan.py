@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -9,7 +11,7 @@ from hhfan.data.synth import SynthConfig, generate
 from hhfan.graph.artifacts import GraphBuildConfig, build_artifacts
 from hhfan.graph.mhig import GraphConfig
 from hhfan.graph.sampler import SamplerConfig
-from hhfan.model.hhfan import HHFAN, HHFANConfig
+from hhfan.model.hhfan import HHFAN, Extensions, HHFANConfig, HybridConfig
 from hhfan.model.inputs import ModelInputs
 from hhfan.model.layers import AttributeSelfAttention, FeatureTransformer, IntraTypeAggregator, NeighborAttention
 
@@ -89,13 +91,19 @@ def test_model_shapes_and_gradient_flow(inputs: ModelInputs) -> None:
     assert U.shape == (m.num_users, 16) and V.shape == (m.num_videos, 16)
 
 
-@pytest.mark.parametrize("flag", [{"aggregator": "mean"}, {"attribute_attention": False},
-                                  {"neighbor_attention": False}, {"include_self": False}])
-def test_each_ablation_flag_changes_the_computation(inputs: ModelInputs, flag: dict[str, object]) -> None:
+PLAIN_HYBRID = {"propagation": 0, "neighbor_dropout": 0.0}  # the variant with only its self candidate
+
+
+@pytest.mark.parametrize(("cls", "flag"), [(HHFANConfig, {"aggregator": "mean"}),
+                                           (HHFANConfig, {"attribute_attention": False}),
+                                           (HHFANConfig, {"neighbor_attention": False}),
+                                           (HybridConfig, {"include_self": False, **PLAIN_HYBRID})])
+def test_each_ablation_flag_changes_the_computation(inputs: ModelInputs, cls: type[HHFANConfig],
+                                                    flag: dict[str, object]) -> None:
     torch.manual_seed(1)
-    base = HHFAN(inputs, HHFANConfig(dim=16))
+    base = HHFAN(inputs, cls(dim=16, **({**PLAIN_HYBRID, "include_self": True} if cls is HybridConfig else {})))
     torch.manual_seed(1)
-    variant = HHFAN(inputs, HHFANConfig(dim=16, **flag))  # type: ignore[arg-type]
+    variant = HHFAN(inputs, cls(dim=16, **flag))  # type: ignore[arg-type]
     variant.load_state_dict(base.state_dict(), strict=False)
     nodes = torch.arange(20)
     assert not torch.allclose(base.nodes_forward(nodes).emb, variant.nodes_forward(nodes).emb)
@@ -154,7 +162,7 @@ def test_initialisation_does_not_depend_on_string_hashing() -> None:
 
 def test_propagation_smooths_inputs_over_training_interactions(inputs: ModelInputs) -> None:
     torch.manual_seed(0)
-    m = HHFAN(inputs, HHFANConfig(dim=16, propagation=2))
+    m = HHFAN(inputs, HybridConfig(dim=16, propagation=2, neighbor_dropout=0.0))
     assert inputs.interactions is not None
     u, v = inputs.interactions
     # the propagation graph is exactly the M-HIG's (training-only) user-video edges, both directions
@@ -173,14 +181,14 @@ def test_propagation_smooths_inputs_over_training_interactions(inputs: ModelInpu
     m.score(eu, ev).sum().backward()
     assert m.transform["user"].emb is not None and m.transform["user"].emb.weight.grad is not None
     torch.manual_seed(0)
-    plain = HHFAN(inputs, HHFANConfig(dim=16))
+    plain = HHFAN(inputs, HybridConfig(dim=16, **PLAIN_HYBRID))
     plain.load_state_dict(m.state_dict(), strict=False)
     assert not torch.allclose(plain.nodes_forward(torch.arange(9)).emb, m.nodes_forward(torch.arange(9)).emb)
 
 
 def test_neighbor_dropout_only_in_training_and_keeps_order(inputs: ModelInputs) -> None:
     torch.manual_seed(0)
-    m = HHFAN(inputs, HHFANConfig(dim=8, neighbor_dropout=0.5))
+    m = HHFAN(inputs, HybridConfig(dim=8, propagation=0, neighbor_dropout=0.5))
     nodes = torch.arange(30)
     full_ids, full_mask = m.nbr_video[nodes], m.mask_video[nodes]
     m.eval()
@@ -195,4 +203,46 @@ def test_neighbor_dropout_only_in_training_and_keeps_order(inputs: ModelInputs) 
         original = full_ids[r][full_mask[r]].tolist()
         assert kept == [x for x in original if x in kept]  # a subsequence, RWSS order preserved
     with pytest.raises(ValueError, match="neighbor_dropout"):
-        HHFANConfig(neighbor_dropout=1.0)
+        HybridConfig(neighbor_dropout=1.0)
+
+
+def test_the_papers_model_has_three_candidates_and_none_of_the_variants_additions(inputs: ModelInputs) -> None:
+    m = HHFAN(inputs, HHFANConfig(dim=8))
+    assert m.candidate_names() == ["users", "attributes", "videos"]  # Eq. (6) sums over three groups
+    assert not hasattr(m, "edge_index") and m.ext == Extensions()
+    for key in ("include_self", "propagation", "neighbor_dropout"):
+        with pytest.raises(TypeError):
+            HHFANConfig(**{key: 1})  # type: ignore[arg-type]
+    hybrid = HHFAN(inputs, HybridConfig(dim=8))
+    assert hybrid.candidate_names()[-1] == "self" and hybrid.ext == Extensions(True, 3, 0.5)
+
+
+def test_print_shows_which_model_and_ablation_flags(inputs: ModelInputs) -> None:
+    text = repr(HHFAN(inputs, HHFANConfig(dim=8, aggregator="mean", neighbor_attention=False)))
+    assert "aggregator=mean" in text and "neighbor_attention=False" in text and "include_self=False" in text
+    assert "IntraTypeAggregator(aggregator=mean)" in text and "enabled=False, negative_slope=0.2" in text
+
+
+@pytest.mark.parametrize("scheme", ["normal", "xavier"])
+def test_layer_reset_parameters_equal_the_former_name_based_initialisation(inputs: ModelInputs, scheme: str) -> None:
+    """Each layer's reset_parameters() draws exactly what the old rule (by parameter name) drew, in order."""
+    torch.manual_seed(3)
+    m = HHFAN(inputs, HHFANConfig(dim=8, init=scheme))
+    torch.manual_seed(4)
+    m.reset_parameters()
+    new = [p.detach().clone() for p in m.parameters()]
+    torch.manual_seed(4)
+    for name, p in m.named_parameters():  # the rule HHFAN.reset_parameters used before each layer owned one
+        if name.endswith("bias") or ".bias_" in name:
+            torch.nn.init.zeros_(p)
+        elif scheme == "xavier" and ".emb." not in name and p.dim() == 2:
+            torch.nn.init.xavier_uniform_(p)
+        else:
+            torch.nn.init.normal_(p, 0.0, 0.1)
+    assert all(torch.equal(a, b) for a, b in zip(new, m.parameters(), strict=True))
+
+
+def test_hhfan_refuses_empty_neighbour_tables(inputs: ModelInputs) -> None:
+    empty = replace(inputs, neighbor_mask={t: torch.zeros_like(v) for t, v in inputs.neighbor_mask.items()})
+    with pytest.raises(ValueError, match="neighbour table is empty"):
+        HHFAN(empty, HHFANConfig(dim=8))

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch_geometric.nn import LGConv, SAGEConv, SimpleConv
 
-from hhfan.model.layers import CachedAdjacency, LayerMeanPropagation, bipartite_edge_index, sparse_adjacency
+from hhfan.model.propagation import CachedAdjacency, LayerMeanPropagation, bipartite_edge_index, sparse_adjacency
 
 
 def _graph(seed: int = 0) -> tuple[torch.Tensor, int]:

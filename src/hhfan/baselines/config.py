@@ -1,54 +1,70 @@
-"""Settings shared by the baselines (each model reads the fields it uses; the others are ignored)."""
+"""Config building blocks of the baselines: each model's own frozen config lives next to the model and
+derives from these, so a key a model does not read is an unknown key, never an ignored one.
+
+Defaults are the shared baseline setting (64 dimensions, N(0, 0.1) initialisation, 3 layers, ...).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 
+def _at_least(cfg: object, minimum: int, *names: str) -> None:
+    for name in names:
+        if getattr(cfg, name) < minimum:
+            raise ValueError(f"{name} must be >= {minimum}, got {getattr(cfg, name)}")
+
+
 @dataclass(frozen=True)
-class BaselineConfig:
-    """Hyperparameters of the baselines.
+class NoConfig:
+    """A model without hyperparameters."""
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    """Embedding size and initialisation, shared by every learned baseline.
 
     Attributes:
         dim: embedding size.
-        layers: propagation / GNN layers (LightGCN, GraphSAGE, PinSAGE, MMGCN, HAN).
         init_std: N(0, init_std) initialisation of the embeddings.
-        dropout: dropout rate inside MLPs / GNN layers (NeuMF, DeepFM, GNNs).
-        mlp: hidden sizes of the MLP towers (NeuMF, DeepFM), first layer first.
-        heads: attention heads (HAN).
-        num_neighbors: sampled neighbours per node (PinSAGE importance neighbourhoods, HetGNN per type).
-        walk_length: random-walk length (HERec meta-path walks, PinSAGE visit counts).
-        walks_per_node: random walks started per node (HERec, PinSAGE).
-        window: skip-gram context window (HERec).
-        pretrain_epochs: epochs of the unsupervised pre-training stage (HERec's meta-path embeddings).
-        top_k_similar: similar users kept per user and meta-path (SemRec).
-        skip: add the layer-0 input to the last convolution's output before the dense head (PinSAGE;
-            the skip connection of DGL's reference PinSAGE example, needed on dense data such as ML-1M).
     """
 
     dim: int = 64
-    layers: int = 3
     init_std: float = 0.1
-    dropout: float = 0.0
-    mlp: tuple[int, ...] = (128, 64)
-    heads: int = 4
-    num_neighbors: int = 10
-    walk_length: int = 20
-    walks_per_node: int = 10
-    window: int = 3
-    pretrain_epochs: int = 5
-    top_k_similar: int = 50
-    skip: bool = False
 
     def __post_init__(self) -> None:
-        if self.dim < 1 or self.layers < 0 or self.init_std <= 0:
-            raise ValueError("dim must be >= 1, layers >= 0 and init_std > 0")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if any(h < 1 for h in self.mlp):
-            raise ValueError(f"mlp sizes must be >= 1, got {self.mlp}")
-        for name in ("heads", "num_neighbors", "walk_length", "walks_per_node", "window", "top_k_similar"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.pretrain_epochs < 0:
-            raise ValueError(f"pretrain_epochs must be >= 0, got {self.pretrain_epochs}")
+        _at_least(self, 1, "dim")
+        if not self.init_std > 0:
+            raise ValueError(f"init_std must be > 0, got {self.init_std}")
+
+
+@dataclass(frozen=True)
+class LayersConfig(EmbeddingConfig):
+    """A propagating model: :class:`EmbeddingConfig` plus the number of layers.
+
+    Attributes:
+        layers: propagation / GNN layers.
+    """
+
+    layers: int = 3
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _at_least(self, 0, "layers")
+
+
+def check_dropout(dropout: float) -> None:
+    """``dropout`` must lie in [0, 1)."""
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+
+
+def check_mlp(mlp: tuple[int, ...]) -> None:
+    """MLP tower sizes must be >= 1."""
+    if any(h < 1 for h in mlp):
+        raise ValueError(f"mlp sizes must be >= 1, got {mlp}")
+
+
+def check_positive(cfg: object, *names: str) -> None:
+    """Each named integer field must be >= 1."""
+    _at_least(cfg, 1, *names)

@@ -20,32 +20,51 @@ videos.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
 
-from hhfan.baselines.config import BaselineConfig
-from hhfan.baselines.fm import FeatureFields, FieldEmbedding
-from hhfan.baselines.neumf import PairTower
+from hhfan.baselines.blocks import PairTower
+from hhfan.baselines.config import EmbeddingConfig, check_dropout, check_mlp
+from hhfan.baselines.fields import FeatureFields, FieldEmbedding
 from hhfan.model.base import Recommender
 
 if TYPE_CHECKING:
-    from hhfan.baselines.registry import BuildContext
+    from hhfan.model.registry import BuildContext
+
+
+@dataclass(frozen=True)
+class DeepFMConfig(EmbeddingConfig):
+    """DeepFM.
+
+    Attributes:
+        dropout: dropout after every ReLU of the MLP.
+        mlp: hidden sizes of the MLP, first layer first.
+    """
+
+    dropout: float = 0.0
+    mlp: tuple[int, ...] = (128, 64)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_dropout(self.dropout)
+        check_mlp(self.mlp)
 
 
 class DeepFM(Recommender):
     """FM + DNN over shared field embeddings (module docstring)."""
 
-    def __init__(self, num_users: int, num_videos: int, fields: FeatureFields, config: BaselineConfig | None = None
+    def __init__(self, num_users: int, num_videos: int, fields: FeatureFields, config: DeepFMConfig | None = None
                  ) -> None:
         super().__init__()
-        cfg = config or BaselineConfig()
+        cfg = config or DeepFMConfig()
         self.num_users, self.num_videos, self.dim = num_users, num_videos, cfg.dim
         self.fields = FieldEmbedding(fields, cfg.dim, cfg.init_std)
         self.tower = PairTower(self.fields.num_user_fields * cfg.dim, self.fields.num_video_fields * cfg.dim,
                                cfg.mlp, cfg.dropout)
-        self.out = nn.Linear(self.tower.out_dim, 1)  # the DNN's output unit (Eq. 6)
+        self.out = nn.Linear(self.tower.out_dim, 1)  # the DNN's output unit (DeepFM Eq. 6)
 
     def embed(self, users: Tensor, videos: Tensor) -> tuple[Tensor, Tensor]:
         """``E_u = [e_1..e_Fu ⊕ w0 + self(u)]``, ``E_v = [e_1..e_Fv ⊕ self(v)]`` (flattened field embeddings)."""

@@ -6,15 +6,15 @@ common video), U-T-U (shared tag) and U-P-U (shared user attribute, e.g. gender=
 and relations exist in the dataset. One HAN layer (``config.layers`` of them, stacked) computes, per node type φ
 and meta-path Φ:
 
-* ``h'_i = M_φ h_i`` (Eq. 1, type-specific projection, ``HANConv.proj``);
-* ``α^Φ_ij = softmax_{j ∈ N^Φ_i} LeakyReLU(a_Φᵀ [h'_i ‖ h'_j])`` per head (Eq. 2-3, node-level attention);
-* ``z^Φ_i = ‖_{heads} ReLU(Σ_j α^Φ_ij h'_j)`` (Eq. 4-5; ``config.heads`` heads of ``dim / heads`` each);
-* ``w_Φ = 1/|V_φ| Σ_i qᵀ tanh(W z^Φ_i + b)``, ``β_Φ = softmax_Φ(w_Φ)``, ``Z_i = Σ_Φ β_Φ z^Φ_i`` (Eq. 7-9,
+* ``h'_i = M_φ h_i`` (HAN Eq. 1, type-specific projection, ``HANConv.proj``);
+* ``α^Φ_ij = softmax_{j ∈ N^Φ_i} LeakyReLU(a_Φᵀ [h'_i ‖ h'_j])`` per head (HAN Eq. 2-3, node-level attention);
+* ``z^Φ_i = ‖_{heads} ReLU(Σ_j α^Φ_ij h'_j)`` (HAN Eq. 4-5; ``config.heads`` heads of ``dim / heads`` each);
+* ``w_Φ = 1/|V_φ| Σ_i qᵀ tanh(W z^Φ_i + b)``, ``β_Φ = softmax_Φ(w_Φ)``, ``Z_i = Σ_Φ β_Φ z^Φ_i`` (HAN Eq. 7-9,
   semantic-level attention).
 
 Adaptations (documented choices):
 
-* Loss: the paper trains node classification with cross-entropy (Eq. 10); here the shared BPR trainer
+* Loss: the paper trains node classification with cross-entropy (HAN Eq. 10); here the shared BPR trainer
   ranks videos for users with ``score(u, v) = E_uᵀ E_v``.
 * Inputs ``h_i``: free id embeddings for users and videos, plus a linear projection of the standardised,
   concatenated video modality features when the dataset has them (the paper uses bag-of-words features).
@@ -29,6 +29,7 @@ Adaptations (documented choices):
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,13 +38,33 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import HANConv
 
-from hhfan.baselines.config import BaselineConfig
+from hhfan.baselines.config import LayersConfig, check_dropout, check_positive
 from hhfan.graph.mhig import NODE_TYPES, RELATIONS, HeteroGraph
 from hhfan.graph.quantize import standardise
 from hhfan.model.base import Recommender
 
 if TYPE_CHECKING:
-    from hhfan.baselines.registry import BuildContext
+    from hhfan.model.registry import BuildContext
+
+@dataclass(frozen=True)
+class HANConfig(LayersConfig):
+    """HAN.
+
+    Attributes:
+        dropout: dropout inside the attention layers.
+        heads: attention heads.
+        num_neighbors: meta-path neighbours kept per node (times ``NEIGHBOR_FACTOR``).
+    """
+
+    dropout: float = 0.0
+    heads: int = 4
+    num_neighbors: int = 10
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_dropout(self.dropout)
+        check_positive(self, "heads", "num_neighbors")
+
 
 NEIGHBOR_FACTOR = 2
 """Meta-path neighbours kept per node and meta-path = ``config.num_neighbors * NEIGHBOR_FACTOR``."""
@@ -109,9 +130,9 @@ class HAN(Recommender):
     """HAN over meta-path graphs of users and videos, scored by inner product (see module docstring)."""
 
     def __init__(self, num_users: int, num_videos: int, metapaths: dict[EdgeType, np.ndarray],
-                 video_content: Tensor | None = None, config: BaselineConfig | None = None) -> None:
+                 video_content: Tensor | None = None, config: HANConfig | None = None) -> None:
         super().__init__()
-        cfg = config or BaselineConfig()
+        cfg = config or HANConfig()
         d = cfg.dim
         if d % cfg.heads:
             raise ValueError(f"HAN needs dim divisible by heads, got dim={d}, heads={cfg.heads}")
@@ -148,7 +169,7 @@ class HAN(Recommender):
         return {et: getattr(self, f"metapath_{i}") for i, et in enumerate(self.edge_types)}
 
     def propagate(self) -> tuple[Tensor, Tensor]:
-        """Final ``(E_users, E_videos)`` of every node: HAN layers (Eq. 1-9), plus the input if :data:`RESIDUAL`."""
+        """Final ``(E_users, E_videos)`` of every node: HAN layers (HAN Eq. 1-9), plus the input if :data:`RESIDUAL`."""
         x = self.inputs()
         h, edges = x, self.edge_index_dict()
         for conv in self.convs:
@@ -159,7 +180,7 @@ class HAN(Recommender):
 
     @torch.no_grad()
     def semantic_attention(self) -> dict[str, Tensor]:
-        """β_Φ (Eq. 8) of the last layer per node type, in the order of its meta-paths in :attr:`edge_types`."""
+        """β_Φ (HAN Eq. 8) of the last layer per node type, in the order of its meta-paths in :attr:`edge_types`."""
         h, edges = self.inputs(), self.edge_index_dict()
         attn: dict[str, Tensor] = {}
         for conv in self.convs:

@@ -29,6 +29,7 @@ the fusion matrices. Word2vec's SGNS is replaced by its exact matrix-factorisati
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -37,13 +38,36 @@ import torch
 from sklearn.utils.extmath import randomized_svd
 from torch import Tensor, nn
 
-from hhfan.baselines.config import BaselineConfig
+from hhfan.baselines.config import EmbeddingConfig, check_positive
 from hhfan.baselines.metapath import USER_PATHS, VIDEO_PATHS, MetaPath, available, metapath_walks
 from hhfan.graph.mhig import HeteroGraph
 from hhfan.model.base import Recommender
 
 if TYPE_CHECKING:
-    from hhfan.baselines.registry import BuildContext
+    from hhfan.model.registry import BuildContext
+
+@dataclass(frozen=True)
+class HERecConfig(EmbeddingConfig):
+    """HERec.
+
+    Attributes:
+        walk_length: meta-path walk length.
+        walks_per_node: walks started per node.
+        window: skip-gram context window.
+        pretrain_epochs: epochs of the meta-path embedding stage (0: closed form only).
+    """
+
+    walk_length: int = 20
+    walks_per_node: int = 10
+    window: int = 3
+    pretrain_epochs: int = 5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive(self, "walk_length", "walks_per_node", "window")
+        if self.pretrain_epochs < 0:
+            raise ValueError(f"pretrain_epochs must be >= 0, got {self.pretrain_epochs}")
+
 
 NEGATIVES = 5
 """Negatives ``k`` of the SGNS the SPPMI factorisation stands for (shift ``log k``; word2vec's default)."""
@@ -96,7 +120,7 @@ def factorise(matrix: sp.csr_matrix, dim: int, n_iter: int, seed: int) -> np.nda
     return out
 
 
-def path_embeddings(graph: HeteroGraph, paths: list[MetaPath], cfg: BaselineConfig, seed: int) -> np.ndarray:
+def path_embeddings(graph: HeteroGraph, paths: list[MetaPath], cfg: HERecConfig, seed: int) -> np.ndarray:
     """Per-path node embeddings ``[len(paths), count(start type), dim]``: walks, then SPPMI + SVD."""
     out = []
     for i, path in enumerate(paths):
@@ -130,10 +154,10 @@ class Fusion(nn.Module):
 class HERec(Recommender):
     """Extended MF with fused meta-path embeddings: ``E_u = [x_u, α e_u, γ_u]``, ``E_v = [y_v, γ_v, β e_v]``."""
 
-    def __init__(self, user_path_emb: np.ndarray, video_path_emb: np.ndarray, config: BaselineConfig | None = None,
+    def __init__(self, user_path_emb: np.ndarray, video_path_emb: np.ndarray, config: HERecConfig | None = None,
                  paths: tuple[list[MetaPath], list[MetaPath]] = ([], [])) -> None:
         super().__init__()
-        cfg = config or BaselineConfig()
+        cfg = config or HERecConfig()
         self.user_paths, self.video_paths = paths  # the meta-paths behind each slice of the embeddings
         self.num_users, self.num_videos = user_path_emb.shape[1], video_path_emb.shape[1]
         self.user_fusion, self.video_fusion = Fusion(user_path_emb), Fusion(video_path_emb)

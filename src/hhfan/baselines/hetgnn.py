@@ -5,17 +5,17 @@ For a user or video ``v`` (``C_v`` its heterogeneous contents, ``N_t(v)`` its sa
 * (1) sampling: random walks with restart, neighbours grouped by type, the top-k most visited per type. The RWSS
   tables of ``ctx.artifacts.neighbors`` are exactly that (HHFAN reuses HetGNN's sampler); each type is capped
   at ``config.num_neighbors`` (most visited first);
-* (2) content encoder (NN-1, Eq. 2): ``f1(v) = 1/|C_v| Σ_i [LSTM→{FC_t(x_i)} ⊕ LSTM←{FC_t(x_i)}]``, one Bi-LSTM
+* (2) content encoder (NN-1, HetGNN Eq. 2): ``f1(v) = 1/|C_v| Σ_i [LSTM→{FC_t(x_i)} ⊕ LSTM←{FC_t(x_i)}]``, one Bi-LSTM
   (``dim/2`` per direction) per node type over the node's contents;
-* (3) per-type neighbour aggregation (NN-2, Eq. 3-4): ``f2^t(v) = 1/|N_t(v)| Σ_{v' ∈ N_t(v)} [LSTM→{f1(v')} ⊕
+* (3) per-type neighbour aggregation (NN-2, HetGNN Eq. 3-4): ``f2^t(v) = 1/|N_t(v)| Σ_{v' ∈ N_t(v)} [LSTM→{f1(v')} ⊕
   LSTM←{f1(v')}]``, one Bi-LSTM per neighbour type over the neighbours in table order (most visited first);
-* (4) type attention (NN-3, Eq. 5-6): ``E_v = α^{v,v} f1(v) + Σ_t α^{v,t} f2^t(v)`` with
+* (4) type attention (NN-3, HetGNN Eq. 5-6): ``E_v = α^{v,v} f1(v) + Σ_t α^{v,t} f2^t(v)`` with
   ``α^{v,i} = softmax_i LeakyReLU(uᵀ [f_i ⊕ f1(v)])`` over ``{f1(v)} ∪ {f2^t(v)}`` (types without any
   neighbour of ``v`` are masked out). This is :class:`hhfan.model.layers.NeighborAttention`, imported.
 
 Adaptations (documented choices):
 
-* Loss: HetGNN's graph-context skip-gram over random-walk triples (Eq. 7-9) is replaced by the shared BPR
+* Loss: HetGNN's graph-context skip-gram over random-walk triples (HetGNN Eq. 7-9) is replaced by the shared BPR
   trainer on user-video pairs, ``score(u, v) = E_uᵀ E_v``; the L2 term covers the batch's user/video id
   embeddings.
 * Contents ``C_v``: users — a free id embedding (their attributes and tags are neighbour types of the M-HIG);
@@ -33,13 +33,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from hhfan.baselines.config import BaselineConfig
+from hhfan.baselines.config import EmbeddingConfig, check_positive
 from hhfan.data.dataset import MODALITIES
 from hhfan.graph.mhig import NODE_TYPES
 from hhfan.graph.quantize import standardise
@@ -47,14 +48,29 @@ from hhfan.model.base import Recommender
 from hhfan.model.layers import NeighborAttention
 
 if TYPE_CHECKING:
-    from hhfan.baselines.registry import BuildContext
+    from hhfan.model.registry import BuildContext
+
+@dataclass(frozen=True)
+class HetGNNConfig(EmbeddingConfig):
+    """HetGNN.
+
+    Attributes:
+        num_neighbors: RWSS neighbours kept per type (most visited first).
+    """
+
+    num_neighbors: int = 10
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_positive(self, "num_neighbors")
+
 
 INIT_SCALE = 3.0
 """Initial value of the learned output scale ``γ`` (see module docstring)."""
 
 
 class ContentEncoder(nn.Module):
-    """NN-1 (Eq. 2): Bi-LSTM over a node's contents (id embedding and/or projected features), mean-pooled."""
+    """NN-1 (HetGNN Eq. 2): Bi-LSTM over a node's contents (id embedding and/or projected features), mean-pooled."""
 
     def __init__(self, count: int, d: int, features: list[Tensor], learn_ids: bool, init_std: float) -> None:
         super().__init__()
@@ -78,7 +94,7 @@ class ContentEncoder(nn.Module):
 
 
 class NeighborBiLSTM(nn.Module):
-    """NN-2 (Eq. 3-4): Bi-LSTM over one type's neighbours, hidden states mean-pooled over the valid slots.
+    """NN-2 (HetGNN Eq. 3-4): Bi-LSTM over one type's neighbours, hidden states mean-pooled over the valid slots.
 
     The two directions are two one-directional LSTMs (``dim/2`` each, what ``nn.LSTM(bidirectional=True)``
     holds); the backward one reads each row's valid prefix reversed, so no direction ever sees padding at a
@@ -105,9 +121,9 @@ class HetGNN(Recommender):
     """HetGNN over fixed RWSS neighbour tables (rows: users then videos), scored by inner product."""
 
     def __init__(self, counts: dict[str, int], contents: dict[str, list[Tensor]], neighbor_ids: dict[str, Tensor],
-                 neighbor_mask: dict[str, Tensor], config: BaselineConfig | None = None) -> None:
+                 neighbor_mask: dict[str, Tensor], config: HetGNNConfig | None = None) -> None:
         super().__init__()
-        cfg = config or BaselineConfig()
+        cfg = config or HetGNNConfig()
         d = cfg.dim
         if d % 2:
             raise ValueError(f"HetGNN's Bi-LSTMs need an even dim, got {d}")
@@ -129,11 +145,11 @@ class HetGNN(Recommender):
             self.register_buffer(f"mask_{t}", mask[:, :cap].contiguous())
 
     def contents(self) -> dict[str, Tensor]:
-        """``f1`` (Eq. 2) of every node of every type the model uses."""
+        """``f1`` (HetGNN Eq. 2) of every node of every type the model uses."""
         return {t: enc() for t, enc in self.encoders.items()}
 
     def nodes_forward(self, nodes: Tensor, f1: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        """``(γ E [B, d], α [B, 1 + #types])`` of start nodes (users ``0..U-1``, videos ``U..``), Eq. 3-6."""
+        """``(γ E [B, d], α [B, 1 + #types])`` of start nodes (users ``0..U-1``, videos ``U..``), HetGNN Eq. 3-6."""
         is_user = (nodes < self.num_users).unsqueeze(-1)
         self_emb = torch.where(is_user, f1["user"][nodes.clamp(max=self.num_users - 1)],
                                f1["video"][(nodes - self.num_users).clamp(min=0)])

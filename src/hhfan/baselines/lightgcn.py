@@ -8,26 +8,32 @@ the batch's layer-0 embeddings (as in the paper's code).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from torch import Tensor, nn
 
-from hhfan.baselines.config import BaselineConfig
+from hhfan.baselines.config import LayersConfig
 from hhfan.model.base import FullGraphRecommender
-from hhfan.model.layers import LayerMeanPropagation, bipartite_edge_index
+from hhfan.model.propagation import LayerMeanPropagation, bipartite_edge_index
 
 if TYPE_CHECKING:
-    from hhfan.baselines.registry import BuildContext
+    from hhfan.model.registry import BuildContext
+
+
+@dataclass(frozen=True)
+class LightGCNConfig(LayersConfig):
+    """LightGCN: embedding size, initialisation and propagation ``layers``."""
 
 
 class LightGCN(FullGraphRecommender):
     """LightGCN over training interactions ``(user[i], video[i])``."""
 
     def __init__(self, num_users: int, num_videos: int, train_user: np.ndarray, train_video: np.ndarray,
-                 config: BaselineConfig | None = None) -> None:
+                 config: LightGCNConfig | None = None) -> None:
         super().__init__()
-        cfg = config or BaselineConfig()
+        cfg = config or LightGCNConfig()
         self.num_users, self.num_videos, self.layers = num_users, num_videos, cfg.layers
         self.emb = nn.Embedding(num_users + num_videos, cfg.dim)
         nn.init.normal_(self.emb.weight, 0.0, cfg.init_std)

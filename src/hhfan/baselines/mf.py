@@ -3,23 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from torch import Tensor, nn
 
-from hhfan.baselines.config import BaselineConfig
+from hhfan.baselines.config import EmbeddingConfig
 from hhfan.model.base import Recommender
 
 if TYPE_CHECKING:
-    from hhfan.baselines.registry import BuildContext
+    from hhfan.model.registry import BuildContext
+
+
+@dataclass(frozen=True)
+class MFConfig(EmbeddingConfig):
+    """BPR-MF: factor size ``dim`` and the N(0, init_std) initialisation."""
 
 
 class BPRMF(Recommender):
     """``score(u, v) = p_uᵀ q_v``; the L2 term covers only the batch's embeddings (the usual BPR-MF practice)."""
 
-    def __init__(self, num_users: int, num_videos: int, config: BaselineConfig | None = None) -> None:
+    def __init__(self, num_users: int, num_videos: int, config: MFConfig | None = None) -> None:
         super().__init__()
-        cfg = config or BaselineConfig()
+        cfg = config or MFConfig()
         self.num_users, self.num_videos = num_users, num_videos
         self.user = nn.Embedding(num_users, cfg.dim)
         self.video = nn.Embedding(num_videos, cfg.dim)

@@ -5,7 +5,7 @@ One user-video bipartite graph per modality ``m`` (the *training* interactions, 
 modalities share its structure). Per modality, layer 0 is ``x^0 = normalize([u_m ; W_0 v_m])``: a free
 user preference vector ``u_m`` and a linear projection of the video's standardised modality feature
 ``v_m`` (the official code's MLP), rows L2-normalised as in the official code. Each of the
-``L = config.layers`` graph convolution layers (Eqs. 1-5)::
+``L = config.layers`` graph convolution layers (MMGCN Eqs. 1-5)::
 
     h_m       = LeakyReLU( mean_{j in N(i)} W_1 x_j )                   aggregation (mean of neighbours)
     x_hat_m   = LeakyReLU( W_2 x_i + b_2 ) + e_i                        transformed self + id embedding
@@ -25,6 +25,7 @@ normalises NDCG differently from ours; all numbers here come from our standard e
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
@@ -32,13 +33,18 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import SimpleConv
 
-from hhfan.baselines.config import BaselineConfig
+from hhfan.baselines.config import LayersConfig
 from hhfan.graph.quantize import standardise
 from hhfan.model.base import FullGraphRecommender
-from hhfan.model.layers import CachedAdjacency, bipartite_edge_index
+from hhfan.model.propagation import CachedAdjacency, bipartite_edge_index
 
 if TYPE_CHECKING:
-    from hhfan.baselines.registry import BuildContext
+    from hhfan.model.registry import BuildContext
+
+@dataclass(frozen=True)
+class MMGCNConfig(LayersConfig):
+    """MMGCN: embedding size, initialisation and ``layers`` of aggregation + combination."""
+
 
 COMBINE = "concat"  # the combination layer: "concat" (W_3 [h ; x_hat]) or "sum" (W_3 h + x_hat), paper §3.2.2
 
@@ -80,9 +86,9 @@ class MMGCN(FullGraphRecommender):
     """Sum over modalities of per-modality GCN outputs; users are rows ``0..U-1``, videos next."""
 
     def __init__(self, num_users: int, num_videos: int, modal_features: dict[str, Tensor], edge_index: Tensor,
-                 config: BaselineConfig | None = None) -> None:
+                 config: MMGCNConfig | None = None) -> None:
         super().__init__()
-        cfg = config or BaselineConfig()
+        cfg = config or MMGCNConfig()
         if not modal_features:
             raise ValueError("MMGCN needs at least one modality in dataset.features")
         for m, x in modal_features.items():

@@ -2,9 +2,9 @@
 
 Two branches with their own embeddings (NCF §3.4), fused by a final linear layer::
 
-    φ_GMF = p_u^G ⊙ q_v^G                                          (GMF, Eq. 9)
-    φ_MLP = a_L(... a_1(W_1 [p_u^M ⊕ q_v^M] + b_1) ...)               (MLP tower, Eq. 10; ReLU, dropout)
-    ŷ_uv  = hᵀ [φ_GMF ⊕ φ_MLP] + b                                   (NeuMF, Eq. 12)
+    φ_GMF = p_u^G ⊙ q_v^G                                          (GMF, NCF Eq. 9)
+    φ_MLP = a_L(... a_1(W_1 [p_u^M ⊕ q_v^M] + b_1) ...)               (MLP tower, NCF Eq. 10; ReLU, dropout)
+    ŷ_uv  = hᵀ [φ_GMF ⊕ φ_MLP] + b                                   (NeuMF, NCF Eq. 12)
 
 The tower is ``config.mlp`` (hidden sizes, first layer first) with ``config.dropout`` after every
 ReLU; both branches' embeddings have ``config.dim`` dimensions.
@@ -30,76 +30,38 @@ computes the GMF part as one matrix product and the MLP tower over chunks of vid
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from itertools import pairwise
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from hhfan.baselines.config import BaselineConfig
+from hhfan.baselines.blocks import PairTower
+from hhfan.baselines.config import EmbeddingConfig, check_dropout, check_mlp
 from hhfan.model.base import Recommender
 from hhfan.model.inputs import video_content
 
 if TYPE_CHECKING:
-    from hhfan.baselines.registry import BuildContext
+    from hhfan.model.registry import BuildContext
 
-PAIR_CHUNK_ENTRIES = 1 << 20
-"""Upper bound on ``users x videos x hidden width`` activations one chunk of :meth:`PairTower.pair_matrix` holds.
+@dataclass(frozen=True)
+class NeuMFConfig(EmbeddingConfig):
+    """NeuMF.
 
-4 MiB chunks stay in cache: scoring 1,024 users against TikTok's 6,710 videos took 10.2 s with
-64 MiB chunks and 2.9 s with these (one thread)."""
-
-
-class PairTower(nn.Module):
-    """An MLP over the concatenation ``[a ⊕ b]`` of a user part and a video part (NeuMF's and DeepFM's towers).
-
-    The first layer is split, ``W_1 [a ⊕ b] + b_1 = (W_a a + b_1) + W_b b``, so that scoring B users
-    against N videos projects each side once and only the pairwise hidden activations are
-    materialised, chunk by chunk. Layers: ``Linear -> ReLU -> Dropout`` per size of ``hidden``.
+    Attributes:
+        dropout: dropout after every ReLU of the MLP tower.
+        mlp: hidden sizes of the MLP tower, first layer first.
     """
 
-    def __init__(self, user_dim: int, video_dim: int, hidden: tuple[int, ...], dropout: float) -> None:
-        super().__init__()
-        if not hidden:
-            raise ValueError("the MLP tower needs at least one hidden layer (baseline.mlp)")
-        self.user_in = nn.Linear(user_dim, hidden[0])
-        self.video_in = nn.Linear(video_dim, hidden[0], bias=False)
-        layers: list[nn.Module] = [nn.ReLU(), nn.Dropout(dropout)]
-        for a, b in pairwise(hidden):
-            layers += [nn.Linear(a, b), nn.ReLU(), nn.Dropout(dropout)]
-        self.body = nn.Sequential(*layers)
-        self.out_dim, self.width = hidden[-1], max(hidden)
-        for m in self.modules():
-            if isinstance(m, nn.Linear):  # Glorot, as NCF's MLP layers
-                nn.init.xavier_uniform_(m.weight)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+    dropout: float = 0.0
+    mlp: tuple[int, ...] = (128, 64)
 
-    def forward(self, user_x: Tensor, video_x: Tensor) -> Tensor:
-        """Aligned rows: ``[n, user_dim], [n, video_dim] -> [n, out_dim]``."""
-        return self.body(self.user_in(user_x) + self.video_in(video_x))
-
-    def pair_matrix(self, user_x: Tensor, video_x: Tensor, head: Callable[[Tensor], Tensor]) -> Tensor:
-        """``head(tower(u_i, v_j))`` for every pair: ``[B, ·], [N, ·] -> [B, N]``, chunked over videos.
-
-        ``head`` maps ``[..., out_dim]`` to ``[...]``; each chunk holds at most about
-        :data:`PAIR_CHUNK_ENTRIES` hidden activations.
-        """
-        hu, hv = self.user_in(user_x), self.video_in(video_x)
-        b, n = hu.shape[0], hv.shape[0]
-        chunk = max(1, PAIR_CHUNK_ENTRIES // max(1, b * self.width))
-        out = hu.new_empty(b, n)
-        for s in range(0, n, chunk):
-            out[:, s : s + chunk] = head(self.body(hu.unsqueeze(1) + hv[s : s + chunk].unsqueeze(0)))
-        return out
-
-    def weights(self) -> Iterator[Tensor]:
-        """Weight matrices (no biases), for the L2 term."""
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                yield m.weight
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_dropout(self.dropout)
+        check_mlp(self.mlp)
 
 
 class NeuMF(Recommender):
@@ -108,9 +70,9 @@ class NeuMF(Recommender):
     content: Tensor | None
 
     def __init__(self, num_users: int, num_videos: int, content: np.ndarray | None = None,
-                 config: BaselineConfig | None = None) -> None:
+                 config: NeuMFConfig | None = None) -> None:
         super().__init__()
-        cfg = config or BaselineConfig()
+        cfg = config or NeuMFConfig()
         d = self.dim = cfg.dim
         self.num_users, self.num_videos = num_users, num_videos
         self.user_gmf, self.video_gmf = nn.Embedding(num_users, d), nn.Embedding(num_videos, d)
@@ -136,10 +98,10 @@ class NeuMF(Recommender):
         return eu, torch.cat([self.video_gmf(videos), q_mlp], dim=-1)
 
     def score(self, user_emb: Tensor, video_emb: Tensor) -> Tensor:
-        """``ŷ = hᵀ[φ_GMF ⊕ φ_MLP] + b`` for aligned rows (Eq. 12)."""
+        """``ŷ = hᵀ[φ_GMF ⊕ φ_MLP] + b`` for aligned rows (NCF Eq. 12)."""
         d = self.dim
-        gmf = user_emb[:, :d] * video_emb[:, :d]  # Eq. (9)
-        mlp = self.tower(user_emb[:, d:], video_emb[:, d:])  # Eq. (10)
+        gmf = user_emb[:, :d] * video_emb[:, :d]  # NCF Eq. (9)
+        mlp = self.tower(user_emb[:, d:], video_emb[:, d:])  # NCF Eq. (10)
         return self.fuse(torch.cat([gmf, mlp], dim=-1)).squeeze(-1)
 
     def score_matrix(self, user_emb: Tensor, video_emb: Tensor) -> Tensor:

@@ -34,6 +34,7 @@ the L2 term covers the batch's id embeddings and every weight matrix.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,12 +42,37 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hhfan.baselines.config import BaselineConfig
-from hhfan.baselines.graphsage import NodeInput, batch_l2_terms, node_input_features
+from hhfan.baselines.blocks import NodeInput, batch_l2_terms, node_input_features
+from hhfan.baselines.config import LayersConfig, check_dropout, check_positive
 from hhfan.model.base import FullGraphRecommender
 
 if TYPE_CHECKING:
-    from hhfan.baselines.registry import BuildContext
+    from hhfan.model.registry import BuildContext
+
+@dataclass(frozen=True)
+class PinSAGEConfig(LayersConfig):
+    """PinSAGE.
+
+    Attributes:
+        dropout: dropout on every layer's input.
+        num_neighbors: importance neighbours kept per node (top visit counts).
+        walk_length: length of the random walks that count visits.
+        walks_per_node: walks started per node.
+        skip: add the layer-0 input to the last convolution's output before the dense head (the skip
+            connection of DGL's reference PinSAGE example, needed on dense data such as ML-1M).
+    """
+
+    dropout: float = 0.0
+    num_neighbors: int = 10
+    walk_length: int = 20
+    walks_per_node: int = 10
+    skip: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_dropout(self.dropout)
+        check_positive(self, "num_neighbors", "walk_length", "walks_per_node")
+
 
 WALK_CHUNK = 65_536  # start nodes whose walks are simulated together (bounds memory)
 
@@ -96,9 +122,9 @@ class PinSAGE(FullGraphRecommender):
     neighbor_weights: Tensor
 
     def __init__(self, counts: dict[str, int], features: dict[str, Tensor], neighbor_ids: Tensor,
-                 neighbor_weights: Tensor, config: BaselineConfig | None = None) -> None:
+                 neighbor_weights: Tensor, config: PinSAGEConfig | None = None) -> None:
         super().__init__()
-        cfg = config or BaselineConfig()
+        cfg = config or PinSAGEConfig()
         self.num_users, self.num_videos = counts["user"], counts["video"]
         n = self.num_users + self.num_videos
         if neighbor_ids.shape != neighbor_weights.shape or neighbor_ids.shape[0] != n:

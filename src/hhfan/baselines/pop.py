@@ -7,16 +7,23 @@ and ``E_v = [log(1 + n_v)]`` with ``n_v`` the video's training interaction count
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from hhfan.baselines.config import NoConfig
 from hhfan.model.base import Recommender
 
 if TYPE_CHECKING:
-    from hhfan.baselines.registry import BuildContext
+    from hhfan.model.registry import BuildContext
+
+
+@dataclass(frozen=True)
+class PopConfig(NoConfig):
+    """Most-popular has no hyperparameters."""
 
 
 class MostPopular(Recommender):

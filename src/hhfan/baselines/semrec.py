@@ -27,6 +27,7 @@ from the training graph, so a checkpoint holds only ``w_0`` and ``δ``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,11 +35,26 @@ import scipy.sparse as sp
 import torch
 from torch import Tensor, nn
 
+from hhfan.baselines.config import check_positive
 from hhfan.baselines.metapath import USER_PATHS, MetaPath, adjacency, available, half_commuting
 from hhfan.model.base import Recommender
 
 if TYPE_CHECKING:
-    from hhfan.baselines.registry import BuildContext
+    from hhfan.model.registry import BuildContext
+
+@dataclass(frozen=True)
+class SemRecConfig:
+    """SemRec.
+
+    Attributes:
+        top_k_similar: similar users kept per user and meta-path.
+    """
+
+    top_k_similar: int = 50
+
+    def __post_init__(self) -> None:
+        check_positive(self, "top_k_similar")
+
 
 SIM_CHUNK = 1024
 """Users per chunk of the PathSim products (a ``[chunk, users]`` float32 block at a time)."""

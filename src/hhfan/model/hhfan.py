@@ -12,22 +12,26 @@ Choices where the paper is vague (all :class:`HHFANConfig` fields):
   the video's content features (``video_input``) — the paper says x_v "can be pre-trained or
   initialised using different techniques w.r.t. different types of nodes". Attribute nodes with
   features (codewords) use them; tags and user attributes use learned embeddings.
-* ``include_self``: the node's own transferred embedding f(v) joins the candidates of Eq. (6). The
-  paper's Eq. (6) lists only the three neighbour groups, but Eq. (7) conditions on v, and without
-  f(v) a user's embedding is a function of its neighbours only. Default kept on validation: TikTok
-  validation NDCG@20 0.024 with it vs 0.023 without (README, "Model choices").
-* ``propagation``: the paper leaves x_v of users and videos open ("pre-trained or initialised using
-  different techniques"). With ``propagation = L > 0`` the user and video inputs f(v) are smoothed
-  over the training user-video graph before Eq. (2), LightGCN-style (``E ← mean of
-  (D^-1/2 A D^-1/2)^l E, l = 0..L``, no extra parameters), so each sampled neighbour enters the LSTM
-  with its collaborative context; gradients flow through the propagation (end-to-end, unlike a
-  frozen ``pretrained_run``). 0 = the paper's plain inputs.
+
+Two registered models share this module (:mod:`hhfan.model.registry`):
+
+* ``hhfan`` (:class:`HHFANConfig`) is the paper's model as published: Eq. (1)–(10) as written, three
+  candidates in Eq. (6), plain inputs, no neighbour dropout.
+* ``hhfan-hybrid`` (:class:`HybridConfig`) is our variant. It adds three things the paper does not have
+  (:class:`Extensions`): ``include_self``, the node's own transferred embedding f(v) as a fourth candidate
+  of Eq. (6) (Eq. (7) conditions on v, but without f(v) a user's embedding is a function of its neighbours
+  only); ``propagation``, LightGCN-style smoothing of the user and video inputs f(v) over the training
+  user-video graph before Eq. (2) (``E ← mean of (D^-1/2 A D^-1/2)^l E, l = 0..L``, no extra parameters,
+  end-to-end), so each sampled neighbour enters the LSTM with its collaborative context; and
+  ``neighbor_dropout``, a DropEdge-style share of sampled neighbour slots dropped per training batch.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import NamedTuple
+import typing
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
@@ -36,26 +40,39 @@ from torch import Tensor, nn
 from hhfan.graph.mhig import ATTRIBUTE_TYPES
 from hhfan.model.base import Recommender
 from hhfan.model.inputs import ModelInputs
-from hhfan.model.layers import (
-    AttributeSelfAttention,
-    FeatureTransformer,
-    IntraTypeAggregator,
-    LayerMeanPropagation,
-    NeighborAttention,
-    bipartite_edge_index,
-)
+from hhfan.model.layers import AttributeSelfAttention, FeatureTransformer, Init, IntraTypeAggregator, NeighborAttention
+from hhfan.model.propagation import LayerMeanPropagation, bipartite_edge_index
+
+if TYPE_CHECKING:
+    from hhfan.model.registry import BuildContext
+
+
+@dataclass(frozen=True)
+class Extensions:
+    """What a variant adds to the paper's model; all off is the paper's HHFAN.
+
+    Attributes:
+        include_self: the node's own f(v) is a 4th candidate of Eq. (6).
+        propagation: LightGCN-style smoothing layers of the user/video inputs over the training interactions
+            before Eq. (2); 0 = off.
+        neighbor_dropout: during training, each sampled neighbour slot is dropped with this probability
+            (remaining ones keep their RWSS order); 0 = off, never applied at evaluation.
+    """
+
+    include_self: bool = False
+    propagation: int = 0
+    neighbor_dropout: float = 0.0
 
 
 @dataclass(frozen=True)
 class HHFANConfig:
-    """HHFAN architecture settings, with the paper's ablations as flags.
+    """The paper's HHFAN (registry name ``hhfan``), with the paper's ablations as flags.
 
     Attributes:
         dim: shared embedding size d (the paper reports 200-250; 64 is the CPU default here).
         aggregator: ``lstm`` (Eq. 3) or ``mean`` (ablation HHFAN-l).
         attribute_attention: Eq. (4)-(5) on; False = ablation HHFAN-a (equal weights).
         neighbor_attention: Eq. (6)-(7) on; False = ablation HHFAN-n (uniform α).
-        include_self: the node's own f(v) is a 4th candidate of Eq. (6) (see module docstring).
         video_input: x_v of videos: ``id``, ``content`` or ``id+content``.
         pretrained_run: optional RUN_DIR of another model trained on the same data and split; its user and
             video embeddings become part of x_v (users: id + pre-trained; videos: + pre-trained next to
@@ -67,30 +84,22 @@ class HHFANConfig:
             N(0, init_std), but linear, LSTM and attention weights Xavier-uniform (keeps LSTM gates
             and attention logits in their working range at any d).
         negative_slope: LeakyReLU slope of Eq. (7).
-        propagation: LightGCN-style smoothing layers of the user/video inputs over the training
-            interactions before Eq. (2) (see module docstring); 0 = off.
-        neighbor_dropout: during training, each sampled neighbour slot is dropped with this
-            probability (remaining ones keep their RWSS order), a DropEdge-style regulariser against
-            memorising fixed neighbourhoods; 0 = off (the paper), never applied at evaluation.
     """
 
     dim: int = 64
     aggregator: str = "lstm"
     attribute_attention: bool = True
     neighbor_attention: bool = True
-    include_self: bool = True
     video_input: str = "id+content"
     init_std: float = 0.1
     init: str = "normal"
     negative_slope: float = 0.2
     pretrained_run: str = ""
     id_embeddings: bool = True
-    propagation: int = 0
-    neighbor_dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.dim < 1 or self.propagation < 0:
-            raise ValueError(f"dim must be >= 1 and propagation >= 0, got {self.dim}, {self.propagation}")
+        if self.dim < 1:
+            raise ValueError(f"dim must be >= 1, got {self.dim}")
         if self.aggregator not in ("lstm", "mean"):
             raise ValueError(f"aggregator must be 'lstm' or 'mean', got {self.aggregator!r}")
         if self.video_input not in ("id", "content", "id+content"):
@@ -99,10 +108,38 @@ class HHFANConfig:
             raise ValueError("init_std must be > 0")
         if not self.id_embeddings and not self.pretrained_run:
             raise ValueError("id_embeddings=false needs pretrained_run (users would have no input at all)")
-        if not 0.0 <= self.neighbor_dropout < 1.0:
-            raise ValueError(f"neighbor_dropout must be in [0, 1), got {self.neighbor_dropout}")
         if self.init not in ("normal", "xavier"):
             raise ValueError(f"init must be normal or xavier, got {self.init!r}")
+
+    def extensions(self) -> Extensions:
+        """What this config adds to the paper's model: nothing."""
+        return Extensions()
+
+
+@dataclass(frozen=True)
+class HybridConfig(HHFANConfig):
+    """``hhfan-hybrid``: the paper's HHFAN plus a self candidate, input propagation and neighbour dropout.
+
+    Attributes (besides :class:`HHFANConfig`'s; see :class:`Extensions`):
+        include_self: f(v) joins Eq. (6) as a 4th candidate.
+        propagation: input smoothing layers before Eq. (2).
+        neighbor_dropout: share of sampled neighbour slots dropped per training batch.
+    """
+
+    include_self: bool = True
+    propagation: int = 3
+    neighbor_dropout: float = 0.5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.propagation < 0:
+            raise ValueError(f"propagation must be >= 0, got {self.propagation}")
+        if not 0.0 <= self.neighbor_dropout < 1.0:
+            raise ValueError(f"neighbor_dropout must be in [0, 1), got {self.neighbor_dropout}")
+
+    def extensions(self) -> Extensions:
+        """The three additions, as configured."""
+        return Extensions(self.include_self, self.propagation, self.neighbor_dropout)
 
 
 class NodeOutput(NamedTuple):
@@ -115,14 +152,19 @@ class NodeOutput(NamedTuple):
 
 
 class HHFAN(Recommender):
-    """The HHFAN model over fixed RWSS neighbour tables (see module docstring)."""
+    """The HHFAN model over fixed RWSS neighbour tables (see module docstring).
+
+    ``config`` is :class:`HHFANConfig` (the paper's model) or a variant's config; what the variant adds is
+    ``config.extensions()``.
+    """
 
     def __init__(self, inputs: ModelInputs, config: HHFANConfig | None = None) -> None:
         super().__init__()
         cfg = config or HHFANConfig()
-        self.config = cfg
+        self.config, self.ext = cfg, cfg.extensions()
         self.num_users, self.num_videos = inputs.counts["user"], inputs.counts["video"]
         d = cfg.dim
+        init = Init(cfg.init_std, cfg.init)
         feats = dict(inputs.node_features)
         parts = [x for x in (inputs.video_content if cfg.video_input != "id" else None, inputs.video_pretrained)
                  if x is not None]
@@ -130,21 +172,25 @@ class HHFAN(Recommender):
         if cfg.video_input == "content" and video_feats is None:
             raise ValueError("video_input='content' but the dataset has no video features")
         self.group_types = [t for t in inputs.neighbor_ids if inputs.counts[t] > 0]
+        if not any(bool(inputs.neighbor_mask[t].any()) for t in self.group_types):
+            raise ValueError("HHFAN needs RWSS neighbours, but every neighbour table is empty; check "
+                             "sampler.k_per_type")
         self.attr_types = [t for t in ATTRIBUTE_TYPES if t in self.group_types]
         self.transform = nn.ModuleDict()
         for t in dict.fromkeys(["user", "video", *self.group_types]):  # ordered: init must not depend on hashing
             if t == "video":
                 learn = cfg.video_input != "content" and cfg.id_embeddings
-                self.transform[t] = FeatureTransformer(inputs.counts[t], d, video_feats, learn)
+                self.transform[t] = FeatureTransformer(inputs.counts[t], d, video_feats, learn, init)
             elif t == "user":
-                self.transform[t] = FeatureTransformer(inputs.counts[t], d, inputs.user_pretrained, cfg.id_embeddings)
+                self.transform[t] = FeatureTransformer(inputs.counts[t], d, inputs.user_pretrained, cfg.id_embeddings,
+                                                       init)
             else:
                 f = feats.get(t)
-                self.transform[t] = FeatureTransformer(inputs.counts[t], d, f, learn_ids=f is None)
-        self.aggregate = nn.ModuleDict({t: IntraTypeAggregator(d, cfg.aggregator) for t in self.group_types})
-        self.attr_attention = AttributeSelfAttention(d, cfg.attribute_attention)
-        self.neighbor_attention = NeighborAttention(d, cfg.neighbor_attention, cfg.negative_slope)
-        if cfg.propagation:
+                self.transform[t] = FeatureTransformer(inputs.counts[t], d, f, learn_ids=f is None, init=init)
+        self.aggregate = nn.ModuleDict({t: IntraTypeAggregator(d, cfg.aggregator, init) for t in self.group_types})
+        self.attr_attention = AttributeSelfAttention(d, cfg.attribute_attention, init)
+        self.neighbor_attention = NeighborAttention(d, cfg.neighbor_attention, cfg.negative_slope, init)
+        if self.ext.propagation:
             if inputs.interactions is None:
                 raise ValueError("propagation needs the training interactions (ModelInputs.interactions)")
             self.register_buffer("edge_index", bipartite_edge_index(inputs.interactions[0], inputs.interactions[1],
@@ -156,18 +202,25 @@ class HHFAN(Recommender):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """N(0, init_std) for every weight (§IV-C) or Xavier for non-embedding weights; zeros for biases."""
-        for name, p in self.named_parameters():
-            if name.endswith("bias") or ".bias_" in name:
-                nn.init.zeros_(p)
-            elif self.config.init == "xavier" and ".emb." not in name and p.dim() == 2:
-                nn.init.xavier_uniform_(p)
-            else:
-                nn.init.normal_(p, 0.0, self.config.init_std)
+        """Each layer's own :meth:`reset_parameters`, in a fixed order (§IV-C initialisation)."""
+        for transform in self.transform.values():
+            typing.cast(FeatureTransformer, transform).reset_parameters()
+        for aggregate in self.aggregate.values():
+            typing.cast(IntraTypeAggregator, aggregate).reset_parameters()
+        self.attr_attention.reset_parameters()
+        self.neighbor_attention.reset_parameters()
+
+    def extra_repr(self) -> str:
+        """The ablation flags and what a variant adds, so ``print(model)`` shows which model this is."""
+        c, e = self.config, self.ext
+        return (f"dim={c.dim}, aggregator={c.aggregator}, attribute_attention={c.attribute_attention}, "
+                f"neighbor_attention={c.neighbor_attention}, video_input={c.video_input}, "
+                f"include_self={e.include_self}, propagation={e.propagation}, "
+                f"neighbor_dropout={e.neighbor_dropout}")
 
     def _table(self, t: str, nodes: Tensor) -> tuple[Tensor, Tensor]:
         ids, mask = getattr(self, f"nbr_{t}")[nodes], getattr(self, f"mask_{t}")[nodes]
-        p = self.config.neighbor_dropout
+        p = self.ext.neighbor_dropout
         if self.training and p > 0:
             mask = mask & (torch.rand(mask.shape, device=mask.device) >= p)
             order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)  # kept slots first, RWSS order
@@ -178,7 +231,7 @@ class HHFAN(Recommender):
         """``[U + V, d]`` user then video f(v), smoothed over the training interactions (``propagation``)."""
         x = torch.cat([self.transform["user"](torch.arange(self.num_users, device=self.device)),
                        self.transform["video"](torch.arange(self.num_videos, device=self.device))])
-        return self.smooth(x, self.edge_index, self.config.propagation)
+        return self.smooth(x, self.edge_index, self.ext.propagation)
 
     def nodes_forward(self, nodes: Tensor, table: Tensor | None = None) -> NodeOutput:
         """Embed start nodes (global ids: users ``0..U-1``, videos ``U..U+V-1``) with attention weights.
@@ -187,7 +240,7 @@ class HHFAN(Recommender):
         computed here when ``propagation`` is on and none is given.
         """
         is_user = nodes < self.num_users
-        if table is None and self.config.propagation:
+        if table is None and self.ext.propagation:
             table = self.propagated_inputs()
         if table is not None:
             self_emb = table[nodes]
@@ -214,7 +267,7 @@ class HHFAN(Recommender):
             e_attrs, attrs_present = zeros, absent
             present, w_attr = absent.unsqueeze(1), self_emb.new_zeros(b, 1, 1)
         cands = [groups.get("user", (zeros, absent)), (e_attrs, attrs_present), groups.get("video", (zeros, absent))]
-        if self.config.include_self:
+        if self.ext.include_self:
             cands.append((self_emb, torch.ones_like(absent)))
         c_emb = torch.stack([c[0] for c in cands], dim=1)
         c_present = torch.stack([c[1] for c in cands], dim=1)
@@ -229,7 +282,7 @@ class HHFAN(Recommender):
     @torch.no_grad()
     def all_embeddings(self, batch_size: int = 4096) -> tuple[Tensor, Tensor]:
         """Every user's and video's embedding in chunks of nodes, propagating the inputs (if on) only once."""
-        table = self.propagated_inputs() if self.config.propagation else None
+        table = self.propagated_inputs() if self.ext.propagation else None
         nodes = torch.arange(self.num_users + self.num_videos, device=self.device)
         out = torch.cat([self.nodes_forward(nodes[s : s + batch_size], table).emb
                          for s in range(0, nodes.shape[0], batch_size)])
@@ -237,7 +290,26 @@ class HHFAN(Recommender):
 
     def candidate_names(self) -> list[str]:
         """Names of the Eq. (6) candidates, in the order of :attr:`NodeOutput.alpha`."""
-        return ["users", "attributes", "videos"] + (["self"] if self.config.include_self else [])
+        return ["users", "attributes", "videos"] + (["self"] if self.ext.include_self else [])
+
+
+def build(ctx: BuildContext) -> HHFAN:
+    """Registry entry of ``hhfan`` and ``hhfan-hybrid`` (:mod:`hhfan.model.registry`): HHFAN on the run's RWSS tables.
+
+    With ``pretrained_run``, the other run's embeddings are loaded through ``ctx.pretrained`` (which checks that
+    it used the same split); loading draws random numbers, so the weights are seeded after it.
+    """
+    cfg = ctx.config
+    if not isinstance(cfg, HHFANConfig):
+        raise TypeError(f"HHFAN needs an HHFANConfig, got {type(cfg).__name__}")
+    inputs = ModelInputs.from_artifacts(ctx.artifacts, ctx.dataset)
+    if cfg.pretrained_run:
+        if ctx.pretrained is None:
+            raise ValueError("model.pretrained_run needs a way to load another run (BuildContext.pretrained)")
+        eu, ev = ctx.pretrained(Path(cfg.pretrained_run))
+        inputs = replace(inputs, user_pretrained=eu, video_pretrained=ev)
+        torch.manual_seed(ctx.seed)
+    return HHFAN(inputs, cfg)
 
 
 def count_parameters(model: nn.Module) -> int:

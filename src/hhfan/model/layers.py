@@ -1,37 +1,90 @@
-"""HHFAN's layers, one per concept of §III-E, each citing its equation.
+"""HHFAN's layers, one per concept of §III-E, each citing its equation of the HHFAN paper.
 
-Shapes: ``B`` nodes being embedded, ``k`` sampled neighbours of one type, ``G`` groups, ``d`` the
-shared embedding size (the paper uses one ``d`` for every stage, §III-E last paragraph).
+Shapes: ``B`` nodes being embedded, ``k`` sampled neighbours of one type, ``G`` groups, ``C`` candidates of
+Eq. (6), ``d`` the shared embedding size (the paper uses one ``d`` for every stage, §III-E last paragraph).
+
+Every layer owns a ``reset_parameters()`` that applies HHFAN's initialisation (§IV-C: N(0, 0.1), or Xavier
+for dense weights, see :class:`Init`); the model calls it on each layer in a fixed order. Constructing a
+layer leaves PyTorch's default initialisation in place, so building a layer never draws extra random numbers.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
+from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn import LGConv
-from torch_geometric.nn.conv.gcn_conv import gcn_norm
-from torch_geometric.utils import degree, to_torch_csr_tensor
+
+
+@dataclass(frozen=True)
+class Init:
+    """HHFAN's initialisation of one layer's parameters.
+
+    Attributes:
+        std: standard deviation of the normal initialisation (the paper: 0.1).
+        scheme: ``normal`` — every weight N(0, std) (§IV-C); ``xavier`` — embedding tables N(0, std), dense
+            weights Xavier-uniform. Biases always start at zero.
+    """
+
+    std: float = 0.1
+    scheme: str = "normal"
+
+    def __post_init__(self) -> None:
+        if self.std <= 0 or self.scheme not in ("normal", "xavier"):
+            raise ValueError(f"init needs std > 0 and scheme normal or xavier, got {self.std}, {self.scheme!r}")
+
+    def embedding(self, weight: Tensor) -> None:
+        """An id embedding table: N(0, std) under either scheme."""
+        nn.init.normal_(weight, 0.0, self.std)
+
+    def dense(self, weight: Tensor) -> None:
+        """A dense (linear, LSTM, attention) weight matrix."""
+        if self.scheme == "xavier" and weight.dim() == 2:
+            nn.init.xavier_uniform_(weight)
+        else:
+            nn.init.normal_(weight, 0.0, self.std)
+
+    def module(self, module: nn.Module) -> None:
+        """Every parameter of ``module`` in registration order: names containing ``bias`` zero, others dense."""
+        for name, p in module.named_parameters():
+            if "bias" in name.rsplit(".", 1)[-1]:
+                nn.init.zeros_(p)
+            else:
+                self.dense(p)
 
 
 class FeatureTransformer(nn.Module):
-    """Eq. (1): ``f(v) = F_θx(x_v)`` — a per-node-type fully connected layer into the shared space ``R^d``.
+    r"""HHFAN Eq. (1): a per-node-type fully connected layer into the shared space.
 
-    ``x_v`` is either a fixed feature vector (codeword centroids, video content) or a learned ID
-    embedding; in the latter case ``F_θx`` on a one-hot input *is* an embedding table, so types
-    without features get ``nn.Embedding(count, d)`` and types with features get
-    ``LeakyReLU(Linear(x))``.
+    .. math::
+        f(v) = F_{\theta_x}(x_v)
+
+    ``x_v`` is either a fixed feature vector (codeword centroids, video content) or a learned id embedding; in
+    the latter case :math:`F_{\theta_x}` on a one-hot input *is* an embedding table, so types without features
+    get ``nn.Embedding(count, d)`` and types with features get ``LeakyReLU(Linear(x))`` (both summed when a
+    type has both).
+
+    Args:
+        count: nodes of this type.
+        d: output size.
+        features: optional fixed ``[count, f]`` features.
+        learn_ids: also learn an id embedding per node.
+        init: initialisation applied by :meth:`reset_parameters`.
+
+    Shapes:
+        - input: int64 type-local ids ``[*]``
+        - output: ``[*, d]``
     """
 
-    def __init__(self, count: int, d: int, features: Tensor | None = None, learn_ids: bool = True) -> None:
+    def __init__(self, count: int, d: int, features: Tensor | None = None, learn_ids: bool = True,
+                 init: Init | None = None) -> None:
         super().__init__()
         if features is None and not learn_ids:
             raise ValueError("a node type needs features, learned ids, or both")
         self.count = count
+        self.init = init or Init()
         self.emb = nn.Embedding(count, d) if learn_ids else None
         self.proj: nn.Linear | None = None
         if features is not None:
@@ -39,6 +92,13 @@ class FeatureTransformer(nn.Module):
                 raise ValueError(f"features have {features.shape[0]} rows for {count} nodes")
             self.register_buffer("x", features.float())
             self.proj = nn.Linear(features.shape[1], d)
+
+    def reset_parameters(self) -> None:
+        """Id embeddings N(0, std); the projection by :meth:`Init.dense`, its bias zero."""
+        if self.emb is not None:
+            self.init.embedding(self.emb.weight)
+        if self.proj is not None:
+            self.init.module(self.proj)
 
     def forward(self, ids: Tensor) -> Tensor:
         """``ids`` int64 ``[...]`` type-local ids -> ``[..., d]`` transferred embeddings f(v)."""
@@ -49,24 +109,45 @@ class FeatureTransformer(nn.Module):
         assert out is not None
         return out
 
+    def extra_repr(self) -> str:
+        """Node count and which inputs the type has."""
+        return f"count={self.count}, ids={self.emb is not None}, features={self.proj is not None}"
+
 
 class IntraTypeAggregator(nn.Module):
-    """Eq. (2)–(3): aggregate the ``k`` sampled neighbours of one type into ``f^t(v)``.
+    r"""HHFAN Eq. (2)–(3): aggregate the ``k`` sampled neighbours of one type into :math:`f^t(v)`.
 
-    ``aggregator="lstm"`` (the paper): an LSTM runs over the neighbours in RWSS order (most
-    frequently visited first) and the hidden states of the valid positions are averaged, Eq. (3).
-    ``aggregator="mean"`` (ablation HHFAN-l): the plain mean of the transferred embeddings.
-    Invalid (masked) slots are a suffix — the sampler fills slots in order — so the LSTM's hidden
-    states at valid positions never see padding. A node with no valid neighbour gets zeros and its
-    group is reported absent.
+    .. math::
+        f^t(v) = \frac{1}{|N_t(v)|} \sum_{v' \in N_t(v)} \mathrm{LSTM}\{f(v')\}
+
+    ``aggregator="lstm"`` (the paper): an LSTM runs over the neighbours in RWSS order (most frequently visited
+    first) and the hidden states of the valid positions are averaged. ``aggregator="mean"`` (ablation HHFAN-l):
+    the plain mean of the transferred embeddings. Invalid (masked) slots are a suffix (the sampler fills slots
+    in order), so the LSTM's hidden states at valid positions never see padding. A node with no valid
+    neighbour gets zeros and its group is reported absent.
+
+    Args:
+        d: embedding size.
+        aggregator: ``lstm`` or ``mean``.
+        init: initialisation applied by :meth:`reset_parameters`.
+
+    Shapes:
+        - input: neighbours ``[B, k, d]``, mask ``[B, k]`` bool
+        - output: ``f^t [B, d]``, present ``[B]`` bool
     """
 
-    def __init__(self, d: int, aggregator: str = "lstm") -> None:
+    def __init__(self, d: int, aggregator: str = "lstm", init: Init | None = None) -> None:
         super().__init__()
         if aggregator not in ("lstm", "mean"):
             raise ValueError(f"aggregator must be 'lstm' or 'mean', got {aggregator!r}")
         self.aggregator = aggregator
+        self.init = init or Init()
         self.lstm = nn.LSTM(d, d, batch_first=True) if aggregator == "lstm" else None
+
+    def reset_parameters(self) -> None:
+        """LSTM weights by :meth:`Init.dense`, biases zero (nothing to do for ``mean``)."""
+        if self.lstm is not None:
+            self.init.module(self.lstm)
 
     def forward(self, neigh: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """``neigh [B, k, d]``, ``mask [B, k]`` bool -> ``(f^t [B, d], present [B] bool)``."""
@@ -76,23 +157,44 @@ class IntraTypeAggregator(nn.Module):
         agg = (h * m).sum(dim=1) / n.clamp(min=1.0)  # Eq. (3): mean over |N_t(v)|
         return agg, n.squeeze(-1) > 0
 
+    def extra_repr(self) -> str:
+        """The aggregator (``mean`` is ablation HHFAN-l)."""
+        return f"aggregator={self.aggregator}"
+
 
 class AttributeSelfAttention(nn.Module):
-    """Eq. (4)–(5): self-attention with residual over the attribute-group embeddings, then a sum.
+    r"""HHFAN Eq. (4)–(5): self-attention with residual over the attribute-group embeddings, then a sum.
 
-    ``Attention(X) = softmax(X W^Q (X W^K)^T / sqrt(d_K)) X W^V + X`` (Eq. 4) and
-    ``E^attrs_v = Σ_rows Attention(X)`` (Eq. 5), over the groups present for a node (absent
-    groups are masked out of the keys and the sum). ``enabled=False`` is the ablation HHFAN-a:
-    every present group gets the same importance, ``E^attrs_v = Σ_g X_g``.
+    .. math::
+        \mathrm{Attention}(X) = \mathrm{softmax}\left(\frac{X W^Q (X W^K)^\top}{\sqrt{d_K}}\right) X W^V + X,
+        \qquad E^{attrs}_v = \sum_{\text{rows}} \mathrm{Attention}(X)
+
+    over the groups present for a node (absent groups are masked out of the keys and the sum).
+    ``enabled=False`` is the ablation HHFAN-a: every present group gets the same importance,
+    :math:`E^{attrs}_v = \sum_g X_g`.
+
+    Args:
+        d: embedding size.
+        enabled: attention on (False: HHFAN-a).
+        init: initialisation applied by :meth:`reset_parameters`.
+
+    Shapes:
+        - input: groups ``[B, G, d]``, present ``[B, G]`` bool
+        - output: ``E^attrs [B, d]``, weights ``[B, G, G]``
     """
 
-    def __init__(self, d: int, enabled: bool = True) -> None:
+    def __init__(self, d: int, enabled: bool = True, init: Init | None = None) -> None:
         super().__init__()
         self.enabled = enabled
+        self.init = init or Init()
         self.q = nn.Linear(d, d, bias=False)
         self.k = nn.Linear(d, d, bias=False)
         self.v = nn.Linear(d, d, bias=False)
         self.scale = 1.0 / math.sqrt(d)
+
+    def reset_parameters(self) -> None:
+        """``W^Q``, ``W^K``, ``W^V`` by :meth:`Init.dense`."""
+        self.init.module(self)
 
     def forward(self, x: Tensor, present: Tensor) -> tuple[Tensor, Tensor]:
         """``x [B, G, d]``, ``present [B, G]`` -> ``(E^attrs [B, d], weights [B, G, G])``."""
@@ -107,20 +209,42 @@ class AttributeSelfAttention(nn.Module):
         out = w @ self.v(x) + x  # Eq. (4): residual
         return (out * pm).sum(dim=1), w  # Eq. (5)
 
+    def extra_repr(self) -> str:
+        """Whether the attention is on (off is ablation HHFAN-a)."""
+        return f"enabled={self.enabled}"
+
 
 class NeighborAttention(nn.Module):
-    """Eq. (6)–(7): attention over the node's group embeddings {users, attributes, videos}.
+    r"""HHFAN Eq. (6)–(7): attention over the node's group embeddings {users, attributes, videos}.
 
-    ``α_i = softmax_i LeakyReLU(uᵀ [f(v) ⊕ E_i])`` (Eq. 7) and ``E_v = Σ_i α_i E_i`` (Eq. 6), where
-    ``f(v)`` is the node's own transferred embedding. ``enabled=False`` is HHFAN-n: uniform α over the
-    present candidates.
+    .. math::
+        \alpha_i = \mathrm{softmax}_i\, \mathrm{LeakyReLU}\left(u^\top [f(v) \oplus E_i]\right),
+        \qquad E_v = \sum_i \alpha_i E_i
+
+    where :math:`f(v)` is the node's own transferred embedding. ``enabled=False`` is HHFAN-n: uniform α over
+    the present candidates. HetGNN's type attention has the same form and reuses this layer.
+
+    Args:
+        d: embedding size.
+        enabled: attention on (False: HHFAN-n).
+        negative_slope: LeakyReLU slope of Eq. (7).
+        init: initialisation applied by :meth:`reset_parameters`.
+
+    Shapes:
+        - input: f(v) ``[B, d]``, candidates ``[B, C, d]``, present ``[B, C]`` bool
+        - output: ``E_v [B, d]``, ``α [B, C]``
     """
 
-    def __init__(self, d: int, enabled: bool = True, negative_slope: float = 0.2) -> None:
+    def __init__(self, d: int, enabled: bool = True, negative_slope: float = 0.2, init: Init | None = None) -> None:
         super().__init__()
         self.enabled = enabled
+        self.init = init or Init()
         self.u = nn.Linear(2 * d, 1, bias=False)
         self.negative_slope = negative_slope
+
+    def reset_parameters(self) -> None:
+        """``u`` by :meth:`Init.dense`."""
+        self.init.module(self)
 
     def forward(self, self_emb: Tensor, cands: Tensor, present: Tensor) -> tuple[Tensor, Tensor]:
         """``self_emb [B, d]``, ``cands [B, C, d]``, ``present [B, C]`` -> ``(E_v [B, d], α [B, C])``."""
@@ -133,71 +257,6 @@ class NeighborAttention(nn.Module):
         alpha = torch.softmax(logits, dim=-1).nan_to_num(0.0)
         return (alpha.unsqueeze(-1) * cands).sum(dim=1), alpha  # Eq. (6)
 
-
-def bipartite_edge_index(user: np.ndarray | Tensor, video: np.ndarray | Tensor, num_users: int) -> Tensor:
-    """Interactions as an int64 ``[2, 2n]`` edge_index over ids ``users 0..U-1, videos U..``, both directions."""
-    u = torch.as_tensor(user, dtype=torch.int64)
-    v = torch.as_tensor(video, dtype=torch.int64) + num_users
-    return torch.stack([torch.cat([u, v]), torch.cat([v, u])])
-
-
-def sparse_adjacency(edge_index: Tensor, num_nodes: int, norm: str) -> Tensor:
-    """``edge_index [2, E]`` (source, target) -> PyG's ``adj_t`` as a torch sparse CSR ``[N, N]`` (row = target).
-
-    ``norm="sym"``: ``D^-1/2 A D^-1/2`` (LightGCN / ``gcn_norm`` without self loops); ``norm="mean"``: row
-    ``i`` averages its in-neighbours (a repeated edge counts as often as it appears). Message passing
-    with a sum aggregation over this matrix is one sparse-dense product, about ten times faster on CPU
-    than PyG's gather/scatter path over ``edge_index`` (``benchmarks/train.py``), with the same result.
-    """
-    if norm == "sym":
-        edge_index, weight = gcn_norm(edge_index, None, num_nodes, add_self_loops=False)
-    elif norm == "mean":
-        weight = 1.0 / degree(edge_index[1], num_nodes).clamp(min=1.0)[edge_index[1]]
-    else:
-        raise ValueError(f"norm must be 'sym' or 'mean', got {norm!r}")
-    with warnings.catch_warnings():  # "sparse CSR support is in beta": the product used here is stable
-        warnings.simplefilter("ignore", UserWarning)
-        return to_torch_csr_tensor(edge_index.flip(0), weight, size=(num_nodes, num_nodes))
-
-
-class CachedAdjacency(nn.Module):
-    """:func:`sparse_adjacency` of a model's ``edge_index`` buffer, built once per device and content.
-
-    Holds no parameters or buffers (checkpoints keep only ``edge_index``); the cache is rebuilt when the
-    edge tensor moves device or is written in place (``load_state_dict``).
-    """
-
-    def __init__(self, norm: str) -> None:
-        super().__init__()
-        self.norm = norm
-        self._key: tuple[int, str, int, int] | None = None
-        self._adj: Tensor | None = None
-
-    def forward(self, edge_index: Tensor, num_nodes: int) -> Tensor:
-        """The normalised sparse ``adj_t`` ``[num_nodes, num_nodes]`` for ``edge_index``."""
-        key = (edge_index.data_ptr(), str(edge_index.device), edge_index._version, num_nodes)
-        if self._adj is None or key != self._key:
-            self._adj, self._key = sparse_adjacency(edge_index, num_nodes, self.norm), key
-        return self._adj
-
-
-class LayerMeanPropagation(nn.Module):
-    """LightGCN's propagation: ``mean_{l=0..L} (D^-1/2 A D^-1/2)^l x`` with PyG's ``LGConv`` (no parameters).
-
-    Serves LightGCN itself and HHFAN's optional input smoothing (``HHFANConfig.propagation``). The
-    normalised adjacency is a cached sparse matrix (:class:`CachedAdjacency`).
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = LGConv(normalize=False)
-        self.adjacency = CachedAdjacency("sym")
-
-    def forward(self, x: Tensor, edge_index: Tensor, layers: int) -> Tensor:
-        """``x [N, d]`` -> mean of the ``layers + 1`` layer outputs ``[N, d]``."""
-        adj = self.adjacency(edge_index, x.shape[0])
-        out = x
-        for _ in range(layers):
-            x = self.conv(x, adj)
-            out = out + x
-        return out / (layers + 1)
+    def extra_repr(self) -> str:
+        """Whether the attention is on (off is ablation HHFAN-n) and the LeakyReLU slope."""
+        return f"enabled={self.enabled}, negative_slope={self.negative_slope}"

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -124,26 +124,48 @@ def load_checkpoint(path: Path, map_location: str = "cpu") -> dict[str, Any]:
     return obj
 
 
-def train(model: Recommender, pairs: TrainingPairs, config: TrainConfig, validate: ValidateFn,
-          run_dir: Path, extra_positives: np.ndarray | None = None, meta: dict[str, Any] | None = None,
-          resume: bool = False, on_epoch: Callable[[EpochRecord], None] | None = None,
-          on_step: Callable[[int, int], None] | None = None) -> list[EpochRecord]:
-    """Train ``model`` with BPR until ``epochs`` or early stopping; return the per-epoch history.
+@dataclass(frozen=True, eq=False)
+class TrainJob:
+    """Everything one training run needs besides the model.
 
-    ``meta`` (resolved config, data fingerprint...) is stored in every checkpoint.
+    Attributes:
+        pairs: the training interactions (positives of Eq. 9).
+        config: BPR settings.
+        validate: the validation callback (the runner wires the evaluator on the validation split; never test).
+        run_dir: where ``best.pt``, ``last.pt`` go.
+        extra_positives: int64 ``[n, 2]`` walk-found (user, video) positives (τ > 1), or None.
+        meta: stored in every checkpoint (resolved config, data fingerprint...).
+        resume: continue from ``run_dir/last.pt`` when it exists.
+        on_epoch: called with each epoch's record.
+        on_step: called with ``(step, steps)`` after each batch.
     """
-    cfg = config
+
+    pairs: TrainingPairs
+    config: TrainConfig
+    validate: ValidateFn
+    run_dir: Path
+    extra_positives: np.ndarray | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    resume: bool = False
+    on_epoch: Callable[[EpochRecord], None] | None = None
+    on_step: Callable[[int, int], None] | None = None
+
+
+def train(model: Recommender, job: TrainJob) -> list[EpochRecord]:
+    """Train ``model`` with BPR until ``epochs`` or early stopping; return the per-epoch history."""
+    cfg, pairs, validate, run_dir, meta, on_epoch, on_step = (job.config, job.pairs, job.validate, job.run_dir,
+                                                              job.meta, job.on_epoch, job.on_step)
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     device = torch.device(cfg.device)
-    extra = extra_positives if extra_positives is not None else np.empty((0, 2), np.int64)
+    extra = job.extra_positives if job.extra_positives is not None else np.empty((0, 2), np.int64)
     if not any(p.requires_grad for p in model.parameters()):
         return _fit_free(model, validate, run_dir, cfg.val_metric, meta, on_epoch)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     history: list[EpochRecord] = []
     best, best_epoch, start_epoch = -math.inf, -1, 0
     last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
-    if resume and last_path.exists():
+    if job.resume and last_path.exists():
         ck = load_checkpoint(last_path, str(device))
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
