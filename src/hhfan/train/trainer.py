@@ -72,8 +72,18 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "negatives", "tau", "patience"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0 or self.l2 < 0 or self.walk_positives < 0:
-            raise ValueError("lr must be > 0, l2 and walk_positives >= 0")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr}")
+        if not (math.isfinite(self.l2) and self.l2 >= 0):
+            raise ValueError(f"l2 must be a finite number >= 0, got {self.l2}")
+        if self.walk_positives < 0:
+            raise ValueError(f"walk_positives must be >= 0, got {self.walk_positives}")
+        # the per-K names of hhfan.eval.metrics.METRIC_NAMES (training may not import evaluation; tested equal)
+        per_k = ("precision", "recall", "ndcg", "hit", "mrr", "recall_capped")
+        name, at, k = str(self.val_metric).partition("@")
+        if not (self.val_metric == "auc" or (at and name in per_k and k.isdigit() and int(k) >= 1)):
+            raise ValueError(f"val_metric must be auc or NAME@K with NAME one of {', '.join(per_k)} and K >= 1 "
+                             f"(e.g. ndcg@20), got {self.val_metric!r}")
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ValueError(f"device must be cpu or cuda[:N], got {self.device!r}")
 
