@@ -26,14 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from hhfan.data.atomic import atomic_file
 from hhfan.data.dataset import DatasetError
 from hhfan.model.base import Recommender
-from hhfan.train.triples import TrainingPairs, epoch_triples
+from hhfan.train.triples import TrainingPairs, WalkPositives, epoch_triples
 
 
 @dataclass(frozen=True)
@@ -135,7 +134,7 @@ def load_checkpoint(path: Path, map_location: str = "cpu") -> dict[str, Any]:
 
 
 def train(model: Recommender, pairs: TrainingPairs, config: TrainConfig, validate: ValidateFn,
-          run_dir: Path, extra_positives: np.ndarray | None = None, meta: dict[str, Any] | None = None,
+          run_dir: Path, extra_positives: WalkPositives | None = None, meta: dict[str, Any] | None = None,
           resume: bool = False, on_epoch: Callable[[EpochRecord], None] | None = None,
           on_step: Callable[[int, int], None] | None = None) -> list[EpochRecord]:
     """Train ``model`` with BPR until ``epochs`` or early stopping; return the per-epoch history.
@@ -146,7 +145,6 @@ def train(model: Recommender, pairs: TrainingPairs, config: TrainConfig, validat
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     device = torch.device(cfg.device)
-    extra = extra_positives if extra_positives is not None else np.empty((0, 2), np.int64)
     if not any(p.requires_grad for p in model.parameters()):
         return _fit_free(model, validate, run_dir, cfg.val_metric, meta, on_epoch)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -164,7 +162,8 @@ def train(model: Recommender, pairs: TrainingPairs, config: TrainConfig, validat
             break
         t0 = time.perf_counter()
         torch.manual_seed(cfg.seed * 1_000_003 + epoch)  # in-model randomness (dropout) per (seed, epoch): exact resume
-        u, v, n = (torch.from_numpy(a).to(device) for a in epoch_triples(pairs, extra, cfg.negatives, cfg.seed, epoch))
+        triples = epoch_triples(pairs, extra_positives, cfg.negatives, cfg.seed, epoch)  # walk positives: per epoch
+        u, v, n = (torch.from_numpy(a).to(device) for a in triples)
         model.train()
         total, steps = 0.0, math.ceil(u.shape[0] / cfg.batch_size)
         for s in range(steps):
