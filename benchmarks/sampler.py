@@ -2,9 +2,12 @@
 
 For each case (TikTok, MovieLens-1M from ../shared/data, and a Kwai-scale synthetic world) a fresh
 child process loads or generates the data, builds the M-HIG, times the compiled sampler over every
-user and video, then times the plain-Python reference walker with the same RWSS semantics on a
-random subset of the same start nodes, and reports steps per second, the ratio and the child's
-peak memory. Results are printed and written to ``benchmarks/results/sampler.json``.
+user and video, then times the plain-Python reference walker with the same RWSS semantics
+(``tests/graph/reference_walker.py``, the sampler's test oracle) on a random subset of the same
+start nodes, and reports steps per second, the ratio and the child's peak memory. Results are
+printed and written to ``benchmarks/results/sampler.json``. Every figure depends on the walk
+semantics (``SamplerConfig()`` defaults: restart scope, depth, restart probability): the number of
+steps per start, hence the table times, and the steps per second.
 
     python benchmarks/sampler.py                    # all cases
     python benchmarks/sampler.py --cases ml-1m      # one case
@@ -17,6 +20,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -50,8 +54,11 @@ def run_case(case: str, python_starts: int, kwai_users: int, kwai_videos: int, r
     """Runs inside the child process; returns the figures of one case."""
     from hhfan.data.split import SplitConfig, make_split
     from hhfan.graph.mhig import NODE_TYPES, build_graph
-    from hhfan.graph.reference_walker import reference_sample
     from hhfan.graph.sampler import SamplerConfig, sample_neighbors
+
+    if str(REPO) not in sys.path:  # the plain-Python walker is the test oracle in tests/graph/
+        sys.path.insert(0, str(REPO))
+    from tests.graph.reference_walker import reference_sample
 
     ds, kind, out = _load(case, kwai_users, kwai_videos)
     out.update({"users": ds.num_users, "videos": ds.num_videos, "interactions": len(ds.interactions)})

@@ -51,8 +51,10 @@ def test_training_lifts_validation_ndcg_well_above_random(trained: Path) -> None
     assert metrics["sampled"]["auc"] > 0.75
 
 
-def test_resume_equals_uninterrupted(data_dir: Path, tmp_path: Path) -> None:
-    cfg = resolve(RunConfig, None, [*FAST, "train.epochs=4"])
+@pytest.mark.parametrize("walks", [[], ["train.tau=3", "train.walk_positives=3"]], ids=["observed", "tau-walks"])
+def test_resume_equals_uninterrupted(data_dir: Path, tmp_path: Path, walks: list[str]) -> None:
+    # with tau-walk positives too: they are redrawn every epoch from (seed, epoch), so a resumed run redraws them
+    cfg = resolve(RunConfig, None, [*FAST, *walks, "train.epochs=4"])
     full = train_run(data_dir, tmp_path / "full", cfg)
 
     class KilledError(Exception):
@@ -65,17 +67,21 @@ def test_resume_equals_uninterrupted(data_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(KilledError):
         train_run(data_dir, tmp_path / "part", cfg, on_epoch=kill_after_two)
     assert not (tmp_path / "part" / "metrics.json").exists()
-    other_threads = resolve(RunConfig, None, [*FAST, "train.epochs=4", "train.num_threads=1"])
+    other_threads = resolve(RunConfig, None, [*FAST, *walks, "train.epochs=4", "train.num_threads=1"])
     resumed = train_run(data_dir, tmp_path / "part", other_threads, resume=True)  # where it runs may change
     assert resumed == full
     assert read_config(tmp_path / "part")[0] == other_threads
     log = (tmp_path / "part" / "train_log.jsonl").read_text().splitlines()
     assert [json.loads(x)["epoch"] for x in log] == [0, 1, 2, 3]
     with pytest.raises(Exception, match="different config"):
-        train_run(data_dir, tmp_path / "part", resolve(RunConfig, None, [*FAST, "train.epochs=4", "train.lr=0.02"]),
-                  resume=True)
+        train_run(data_dir, tmp_path / "part",
+                  resolve(RunConfig, None, [*FAST, *walks, "train.epochs=4", "train.lr=0.02"]), resume=True)
     with pytest.raises(Exception, match="different config"):  # a lower cap is not a continuation
-        train_run(data_dir, tmp_path / "part", resolve(RunConfig, None, [*FAST, "train.epochs=3"]), resume=True)
+        train_run(data_dir, tmp_path / "part", resolve(RunConfig, None, [*FAST, *walks, "train.epochs=3"]),
+                  resume=True)
+    if walks:  # the walk positives do reach training: another run than the one on observed positives only
+        plain = train_run(data_dir, tmp_path / "plain", resolve(RunConfig, None, [*FAST, "train.epochs=4"]))
+        assert plain != full
 
 
 def test_a_finished_run_extended_to_a_higher_cap_equals_a_run_with_that_cap(data_dir: Path, tmp_path: Path) -> None:

@@ -1,25 +1,33 @@
 """The ``hhfan`` command line (Typer + Rich). All side effects of the package live here.
 
-Every failure caused by input (bad data, bad config, an existing output) ends with a short red
-message that says what to do and a non-zero exit code, never a traceback.
+Every failure caused by input (bad data, bad config, an existing output, a full disk) ends with a short
+red message that says what to do and a non-zero exit code (2 for configuration and usage errors, 1
+otherwise), never a traceback. Nothing printed is read as Rich markup or emoji codes: ids, texts and
+paths show as they are (a user id ``[/u]`` is just a string), and one error is one line even when stderr
+is not a terminal (no wrapping at 80 columns). Outputs go through :mod:`hhfan.data.outputs`: an output
+is never an input, and ``--overwrite`` replaces only what hhfan wrote.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
+import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from hhfan.config import ConfigError, resolve
 from hhfan.data.dataset import DatasetError
+from hhfan.data.outputs import OutputError, check_dir_output, check_file_output, check_not_input
 from hhfan.model.registry import MODEL_NAMES
 
 app = typer.Typer(help="HHFAN micro-video recommendation: data, graph, sampling.", no_args_is_help=True,
@@ -28,24 +36,62 @@ data_app = typer.Typer(help="Validate, describe, import and generate datasets.",
 graph_app = typer.Typer(help="Build the M-HIG and its RWSS neighbour tables.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(graph_app, name="graph")
-console = Console()
-err = Console(stderr=True)
+# markup/emoji off: data and paths are printed as they are; stderr never wraps a message (one error, one line)
+console = Console(markup=False, emoji=False, highlight=False)
+err = Console(stderr=True, markup=False, emoji=False, highlight=False, soft_wrap=True)
 
 OutOpt = Annotated[Path, typer.Option("--out", help="Output directory (written atomically).")]
-OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output directory.")]
+OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output directory that hhfan "
+                                            "wrote (never a folder it did not write).")]
+FileOverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an existing output file.")]
+
+
+def _fail(message: str, code: int = 1, label: str = "error") -> NoReturn:
+    """Print ``label: message`` (red label, message as is) on one line and exit with ``code``."""
+    err.print(Text.assemble((f"{label}:", "red"), " ", message))
+    raise typer.Exit(code)
+
+
+def _os_message(e: OSError) -> str:
+    """One line for an operating-system error: what failed on which path, and what to do."""
+    where = f" ({e.filename})" if e.filename else ""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return (f"no space left on the device{where}; free some space and rerun. Datasets and graphs are "
+                "written atomically, so nothing half-written was kept; a run can be continued with --resume")
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"permission denied{where}: {e.strerror}; choose a path you can write to"
+    if e.errno == errno.ENOTDIR:
+        return f"not a folder{where}: a path component is a file"
+    if e.errno == errno.EISDIR:
+        return f"is a folder{where}; give a file name"
+    return f"{e.strerror or e}{where}"
+
+
+_TORCH_WRITE_FAILURES = ("inline_container", "PytorchStreamWriter", "file write failed")
+"""How torch.save reports a failed write (it raises RuntimeError, not OSError, on a full disk)."""
 
 
 @contextmanager
 def _errors() -> Iterator[None]:
-    """Turn input errors into a red message + exit code 1 (2 for configuration errors)."""
+    """Turn input errors into a one-line red message + exit code 1 (2 for configuration errors)."""
     try:
         yield
     except ConfigError as e:
-        err.print(f"[red]config error:[/red] {e}")
-        raise typer.Exit(2) from None
-    except (DatasetError, FileExistsError, FileNotFoundError, ValueError) as e:
-        err.print(f"[red]error:[/red] {e}")
-        raise typer.Exit(1) from None
+        _fail(str(e), 2, "config error")
+    except (DatasetError, ValueError) as e:  # OutputError included
+        _fail(str(e))
+    except yaml.YAMLError as e:  # a damaged YAML file of a run
+        _fail(f"invalid YAML: {' '.join(str(e).split())[:300]}")
+    except OSError as e:  # ours (FileExistsError...) carry a message, the system's an errno
+        _fail(str(e) if e.errno is None else _os_message(e))
+    except RuntimeError as e:
+        if not any(s in str(e) for s in _TORCH_WRITE_FAILURES):
+            raise
+        _fail(f"writing a checkpoint failed ({' '.join(str(e).split())[:120]}); the disk is probably full: free "
+              "some space and continue the run with --resume (every file of a run is written atomically)")
+    except MemoryError:
+        _fail("ran out of memory; the input is larger than this machine can hold (or declares sizes it does "
+              "not have)")
 
 
 @contextmanager
@@ -62,7 +108,7 @@ def _bar(description: str) -> Iterator[Callable[[int, int], None]]:
 
 
 def _say(msg: str) -> None:
-    err.print(f"[dim]· {msg}[/dim]")
+    err.print(Text(f"· {msg}", style="dim"))
 
 
 def _print_dict(title: str, d: dict[str, Any]) -> None:
@@ -88,29 +134,37 @@ def data_validate(directory: Annotated[Path, typer.Argument(help="Dataset direct
     """Check a dataset directory and name every problem (file, row, column); never modifies anything."""
     from hhfan.data.io import validate_dir
 
-    problems = validate_dir(directory)
+    with _errors():
+        problems = validate_dir(directory)
     if not problems:
-        console.print(f"[green]ok[/green]: {directory} is a valid hhfan dataset")
+        console.print(Text.assemble(("ok", "green"), f": {directory} is a valid hhfan dataset"))
         return
     for p in problems:
-        err.print(f"[red]✗[/red] {p}")
-    err.print(f"[red]{len(problems)} problem(s)[/red] in {directory}")
+        err.print(Text.assemble(("✗", "red"), f" {p}"))
+    err.print(Text.assemble((f"{len(problems)} problem(s)", "red"), f" in {directory}"))
     raise typer.Exit(1)
 
 
 @data_app.command("stats")
 def data_stats(directory: Annotated[Path, typer.Argument(help="Dataset directory.")],
-               json_out: Annotated[Path | None, typer.Option("--json", help="Also write the stats here.")] = None,
+               json_out: Annotated[Path | None, typer.Option("--json", help="Also write the stats to this file "
+                                                            "(outside the dataset).")] = None,
+               overwrite: FileOverwriteOpt = False,
                ) -> None:
     """Counts per node and edge type, density, interactions per user/video quantiles."""
+    from hhfan.data.atomic import atomic_file
     from hhfan.data.io import read_dataset
     from hhfan.data.stats import dataset_stats
 
     with _errors():
+        if json_out is not None:
+            check_file_output(json_out, overwrite, inputs=[directory], option="--json")
         stats = dataset_stats(read_dataset(directory))
     _print_dict(f"dataset {stats['name']}" + (" (synthetic)" if stats["synthetic"] else ""), stats)
     if json_out is not None:
-        json_out.write_text(json.dumps(stats, indent=2))
+        with _errors(), atomic_file(json_out) as tmp:
+            tmp.write_text(json.dumps(stats, indent=2))
+        console.print(f"wrote {json_out}")
 
 
 @data_app.command("import")
@@ -126,16 +180,18 @@ def data_import(
     from hhfan.data.io import write_dataset
 
     if kind not in IMPORTERS:
-        err.print(f"[red]error:[/red] unknown dataset {kind!r}; choose one of {', '.join(IMPORTERS)}")
-        raise typer.Exit(2)
+        _fail(f"unknown dataset {kind!r}; choose one of {', '.join(IMPORTERS)}", 2)
+    if fmt not in ("csv", "parquet"):
+        _fail(f"--format must be csv or parquet, got {fmt!r}", 2)
     with _errors():
+        check_dir_output(out, "dataset", overwrite, inputs=[source])
         t0 = time.perf_counter()
         _say(f"reading {kind} from {source}")
         ds = IMPORTERS[kind](source)
         _say(f"writing {out}")
-        write_dataset(ds, out, fmt=fmt, overwrite=overwrite)
-    console.print(f"[green]wrote[/green] {out}: {ds.num_users:,} users, {ds.num_videos:,} videos, "
-                  f"{len(ds.interactions):,} interactions in {time.perf_counter() - t0:.1f}s")
+        write_dataset(ds, out, fmt=fmt, overwrite=overwrite, inputs=[source])
+    console.print(Text.assemble(("wrote", "green"), f" {out}: {ds.num_users:,} users, {ds.num_videos:,} videos, "
+                                f"{len(ds.interactions):,} interactions in {time.perf_counter() - t0:.1f}s"))
 
 
 @data_app.command("synth")
@@ -152,14 +208,20 @@ def data_synth(
     from hhfan.data.io import write_dataset
     from hhfan.data.synth import SynthConfig, generate
 
+    if fmt not in ("csv", "parquet"):
+        _fail(f"--format must be csv or parquet, got {fmt!r}", 2)
     with _errors():
-        cfg = SynthConfig(num_users=users, num_videos=videos, seed=seed, mean_interactions=mean_interactions)
+        try:
+            cfg = SynthConfig(num_users=users, num_videos=videos, seed=seed, mean_interactions=mean_interactions)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+        check_dir_output(out, "dataset", overwrite)
         with _bar("generating users") as progress:
             ds = generate(cfg, progress=progress)
         _say(f"writing {out}")
         write_dataset(ds, out, fmt=fmt, overwrite=overwrite)
-    console.print(f"[green]wrote[/green] synthetic world {out}: {ds.num_users:,} users, {ds.num_videos:,} "
-                  f"videos, {len(ds.interactions):,} interactions")
+    console.print(Text.assemble(("wrote", "green"), f" synthetic world {out}: {ds.num_users:,} users, "
+                                f"{ds.num_videos:,} videos, {len(ds.interactions):,} interactions"))
 
 
 # --------------------------------------------------------------------------------------------- graph
@@ -173,13 +235,12 @@ def _build(data: Path, out: Path, config: Path | None, overrides: list[str], ove
     from hhfan.graph.artifacts import GraphBuildConfig, build_artifacts
 
     cfg = resolve(GraphBuildConfig, config, overrides)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out} already exists; choose another --out or pass --overwrite")
+    check_dir_output(out, "graph", overwrite, inputs=[data])
     _say(f"reading {data}")
     ds = read_dataset(data)
     with _bar("sampling neighbours (RWSS)") as progress:
         art = build_artifacts(ds, cfg, say=_say, progress=progress)
-    art.save(out, overwrite=overwrite)
+    art.save(out, overwrite=overwrite, inputs=[data])
     stats = art.stats()
     stats["timings"] = art.timings
     return stats
@@ -221,6 +282,13 @@ def graph_stats(directory: Annotated[Path, typer.Argument(help="GRAPH_DIR writte
 
 
 # ------------------------------------------------------------------------------------- train / eval
+def _check_run_dir(out: Path, data: Path, option: str = "--out") -> None:
+    """A run (or compare/tune) directory must be a folder (or not exist yet) and never the data or near it."""
+    if (out.exists() or out.is_symlink()) and not out.is_dir():
+        raise OutputError(f"{option} {out} exists and is not a folder; choose another {option}")
+    check_not_input(out, [data], option)
+
+
 def _epoch_line(rec: Any) -> None:
     val = ", ".join(f"{k}={v:.4f}" for k, v in rec.val.items() if k in ("recall@20", "ndcg@20"))
     err.print(f"epoch {rec.epoch:3d}  loss {rec.loss:.4f}  val {val}  ({rec.seconds:.1f}s, {rec.triples:,} triples)")
@@ -244,6 +312,7 @@ def train_cmd(
 
     sets = list(overrides or []) + ([f"train.device={device}"] if device else [])
     with _errors():
+        _check_run_dir(out, data)
         cfg = resolve_run(config, sets, model)
         if cfg.train.device.startswith("cuda"):
             import torch
@@ -253,7 +322,7 @@ def train_cmd(
         with _bar("training") as step:
             metrics = train_run(data, out, cfg, resume=resume, say=_say, on_epoch=_epoch_line, on_step=step)
     _print_metrics(metrics)
-    console.print(f"[green]done[/green]: {out}/metrics.json")
+    console.print(Text.assemble(("done", "green"), f": {out}/metrics.json"))
 
 
 @app.command("compare")
@@ -271,6 +340,7 @@ def compare_cmd(
     from hhfan.compare import compare, parse_models
 
     with _errors():
+        _check_run_dir(out, data)
         if seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {seeds}")
         if configs is not None and not configs.is_dir():
@@ -284,7 +354,7 @@ def compare_cmd(
             doc = compare(data, names, list(range(seeds)), out, configs, list(overrides or []), on_run)
             bar(len(names) * seeds, len(names) * seeds)
     typer.echo((out / "compare.md").read_text())
-    console.print(f"[green]done[/green]: {out}/compare.json ({len(doc['results'])} models)")
+    console.print(Text.assemble(("done", "green"), f": {out}/compare.json ({len(doc['results'])} models)"))
 
 
 @app.command("tune")
@@ -310,6 +380,9 @@ def tune_cmd(
     from hhfan.tune import write_preset as write
 
     with _errors():
+        _check_run_dir(out, data)
+        if write_preset is not None:
+            check_not_input(write_preset, [data, out], "--write-preset")
         names = parse_models(model)
         if len(names) != 1:
             raise ValueError(f"--model takes one model, got {model!r}")
@@ -328,7 +401,8 @@ def tune_cmd(
         if write_preset is not None:
             write(doc, write_preset, "hhfan " + shlex.join(sys.argv[1:]))
     typer.echo((out / "tune.md").read_text())
-    console.print(f"[green]done[/green]: {out}/tune.json" + (f", preset {write_preset}" if write_preset else ""))
+    console.print(Text.assemble(("done", "green"), f": {out}/tune.json"
+                                + (f", preset {write_preset}" if write_preset else "")))
 
 
 def _print_metrics(metrics: dict[str, dict[str, float]], ks: tuple[int, ...] = (10, 20)) -> None:
@@ -346,76 +420,187 @@ def _print_metrics(metrics: dict[str, dict[str, float]], ks: tuple[int, ...] = (
 def evaluate_cmd(
     run: Annotated[Path, typer.Option("--run", help="RUN_DIR written by `hhfan train`.")],
     protocol: Annotated[str | None, typer.Option("--protocol", help="sampled | full (default: both)")] = None,
-    dump_rankings: Annotated[Path | None, typer.Option("--dump-rankings", help="JSON lines: top-100 per test user."
-                                                       )] = None,
+    dump_rankings: Annotated[Path | None, typer.Option("--dump-rankings", help="JSON lines: top-100 per test user "
+                                                       "(a new file outside the run and the data).")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write every metric of this evaluation here "
+                                                  "(K = 1..20, hit, mrr, auc...).")] = None,
     data: Annotated[Path | None, typer.Option("--data", help="Dataset directory if it moved.")] = None,
+    overwrite: FileOverwriteOpt = False,
 ) -> None:
-    """Recompute the test metrics of a run (and optionally dump every test user's ranking)."""
+    """Recompute the test metrics of a run: a table of K = 10, 20 (and optionally every metric, every ranking)."""
+    from hhfan.data.atomic import atomic_file
     from hhfan.eval.protocols import dump_rankings as dump
-    from hhfan.runner import evaluate_run, load_run
+    from hhfan.runner import evaluate_run, load_run, read_config
 
     if protocol not in (None, "sampled", "full"):
-        err.print(f"[red]error:[/red] --protocol must be sampled or full, got {protocol!r}")
-        raise typer.Exit(2)
+        _fail(f"--protocol must be sampled or full, got {protocol!r}", 2)
     with _errors():
+        inputs = [run, data or read_config(run)[1]]
+        for path, option in ((dump_rankings, "--dump-rankings"), (json_out, "--json")):
+            if path is not None:
+                check_file_output(path, overwrite, inputs=inputs, option=option)
+        if dump_rankings is not None and json_out is not None and \
+                Path(dump_rankings).resolve() == Path(json_out).resolve():
+            raise OutputError("--dump-rankings and --json name the same file; give two files")
         r = load_run(run, data_dir=data)
         metrics = evaluate_run(r, protocol)
         if dump_rankings is not None:
             eu, ev = r.model.all_embeddings()
             dump(eu, ev, r.dataset, r.artifacts.split, dump_rankings, scorer=r.model.score_matrix)
+        if json_out is not None:
+            with atomic_file(json_out) as tmp:
+                tmp.write_text(json.dumps(metrics, indent=2))
     _print_metrics(metrics)
-    console.print_json(json.dumps(metrics))
+    if json_out is not None:
+        console.print(f"every metric of this evaluation: {json_out}")
+    else:
+        console.print(f"every metric (K = 1..20, hit, mrr, recall_capped): {run / 'metrics.json'} (written by "
+                      "training), or --json FILE for this evaluation")
+    if dump_rankings is not None:
+        console.print(f"rankings: {dump_rankings}")
 
 
 @app.command("recommend")
 def recommend_cmd(
     run: Annotated[Path, typer.Option("--run", help="RUN_DIR written by `hhfan train`.")],
     user: Annotated[str, typer.Option("--user", help="External user id.")],
-    k: Annotated[int, typer.Option("-k", help="How many videos.")] = 10,
+    k: Annotated[int, typer.Option("-k", help="How many videos (>= 1).")] = 10,
     data: Annotated[Path | None, typer.Option("--data", help="Dataset directory if it moved.")] = None,
 ) -> None:
-    """Top-K unseen videos for a user, with scores and the neighbour-attention weights behind them."""
+    """Top-K unseen videos for a user, with scores (and texts), and the neighbour-attention weights behind them."""
     from hhfan.runner import load_run, recommend
 
+    if k < 1:
+        _fail(f"-k must be at least 1, got {k}", 2)
     with _errors():
-        result = recommend(load_run(run, data_dir=data), user, k)
+        loaded = load_run(run, data_dir=data)
+        result = recommend(loaded, user, k)
+    texts = loaded.dataset.video_texts
     table = Table(title=f"top {k} for user {user}", title_justify="left")
     table.add_column("rank", justify="right")
     table.add_column("video")
     table.add_column("score", justify="right")
+    if texts is not None:
+        table.add_column("text")
+        row_of = {str(v): i for i, v in enumerate(loaded.dataset.video_ids.tolist())}
     for i, r in enumerate(result["recommendations"], 1):
-        table.add_row(str(i), r["video"], f"{r['score']:.4f}")
+        cells = [str(i), r["video"], f"{r['score']:.4f}"]
+        if texts is not None:
+            text = " ".join(str(texts[row_of[r["video"]]]).split())
+            cells.append(text if len(text) <= 70 else text[:69] + "…")
+        table.add_row(*cells)
     console.print(table)
+    if len(result["recommendations"]) < k:
+        console.print(f"only {len(result['recommendations'])} unseen videos are left for this user")
     if result["neighbor_attention"]:
         att = ", ".join(f"{n} {w:.2f}" for n, w in result["neighbor_attention"].items())
         console.print(f"neighbour attention (Eq. 7) of the user's embedding: {att}")
 
 
 # ---------------------------------------------------------------------------------------- quickstart
+def _quickstart_dir(out: Path) -> None:
+    """Make ``out`` a quickstart folder, or check that it is one: quickstart never touches what it did not write.
+
+    Absent or empty: created and marked. Marked by an earlier quickstart: reused, unless it holds
+    anything besides ``data/``, ``run/`` and their temporaries. Anything else is refused.
+    """
+    from hhfan.data.outputs import MARKER, is_empty_dir, marker_kind, write_marker
+
+    if not (out.exists() or out.is_symlink()) or is_empty_dir(out):
+        out.mkdir(parents=True, exist_ok=True)
+        write_marker(out, "quickstart")
+        return
+    if marker_kind(out) != "quickstart":
+        raise OutputError(f"--out {out} exists and was not written by hhfan quickstart (no {MARKER} marker); "
+                          "quickstart never replaces or deletes what it did not write: choose another --out")
+    ours = ("data", "run", MARKER)
+    foreign = sorted(p.name for p in out.iterdir()
+                     if p.name not in ours and not p.name.startswith((".data.", ".run.")))
+    if foreign:
+        raise OutputError(f"--out {out} holds {', '.join(foreign[:5])}, which quickstart did not write; move "
+                          "it away or choose another --out")
+
+
+def _quickstart_data(ds: Any, data: Path) -> None:
+    """Write the synthetic world to ``data``, or reuse the identical one an earlier quickstart wrote there."""
+    from hhfan.data.io import read_dataset, write_dataset
+    from hhfan.data.outputs import MARKER, marker_kind
+
+    if data.exists() or data.is_symlink():
+        if marker_kind(data) != "dataset":
+            raise OutputError(f"{data} was not written by hhfan (no {MARKER} marker); quickstart will not replace "
+                              "it: move it away or choose another --out")
+        try:
+            if read_dataset(data).fingerprint() == ds.fingerprint():
+                _say(f"reusing the identical synthetic world in {data}")
+                return
+        except DatasetError:
+            pass
+        write_dataset(ds, data, overwrite=True)
+        return
+    write_dataset(ds, data)
+
+
+def _quickstart_run(run: Path, data: Path, cfg: Any, fingerprint: str) -> dict[str, Any] | None:
+    """The metrics of a finished identical run in ``run`` (reused), else None after removing a stale one of ours.
+
+    A run is ours when its ``config.yaml`` points at this quickstart's ``data``; any other content is refused.
+    """
+    import os
+    import shutil
+
+    from hhfan.data.atomic import clean_stale
+    from hhfan.data.outputs import is_empty_dir
+    from hhfan.runner import read_config
+
+    clean_stale(run)
+    if not (run.exists() or run.is_symlink()) or is_empty_dir(run):
+        return None
+    try:
+        old, old_data, old_fp = read_config(run)
+    except (DatasetError, ValueError, KeyError, TypeError, AttributeError, yaml.YAMLError):
+        old_data = None
+    if run.is_symlink() or old_data is None or Path(old_data) != data.resolve():
+        raise OutputError(f"{run} is not a run this quickstart wrote (its config.yaml does not point at {data}); "
+                          "quickstart will not delete it: move it away or choose another --out")
+    metrics = run / "metrics.json"
+    if old == cfg and old_fp == fingerprint and metrics.is_file():
+        _say(f"reusing the finished run in {run}")
+        return dict(json.loads(metrics.read_text()))
+    stale = run.with_name(f".run.old-{os.getpid()}")
+    os.replace(run, stale)  # ours, but for another world or config: retrain from scratch
+    shutil.rmtree(stale)
+    return None
+
+
 @app.command("quickstart")
 def quickstart(
-    out: Annotated[Path, typer.Option("--out", help="Where the world, graph and run go.")] = Path("runs/quickstart"),
+    out: Annotated[Path, typer.Option("--out", help="Where the world, graph and run go (a new folder, or one an "
+                                      "earlier quickstart wrote).")] = Path("runs/quickstart"),
     users: Annotated[int, typer.Option("--users")] = 1000,
     videos: Annotated[int, typer.Option("--videos")] = 2000,
     epochs: Annotated[int, typer.Option("--epochs")] = 8,
     seed: Annotated[int, typer.Option("--seed")] = 0,
 ) -> None:
     """The main job on built-in data: synthetic world -> M-HIG -> RWSS -> training -> evaluation -> recommendations."""
-    import shutil
-
-    from hhfan.data.io import write_dataset
     from hhfan.data.synth import SynthConfig, generate
     from hhfan.runner import RunConfig, load_run, recommend, train_run
 
     with _errors():
-        with _bar("generating a synthetic world") as progress:
-            ds = generate(SynthConfig(num_users=users, num_videos=videos, seed=seed), progress=progress)
-        write_dataset(ds, out / "data", overwrite=True)
-        shutil.rmtree(out / "run", ignore_errors=True)
+        try:
+            synth = SynthConfig(num_users=users, num_videos=videos, seed=seed)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
         cfg = resolve(RunConfig, None, [f"split.seed={seed}", f"train.seed={seed}", f"train.epochs={epochs}",
                                         "model.dim=32", "train.batch_size=4096", "train.lr=0.005"])
-        with _bar("training") as step:
-            metrics = train_run(out / "data", out / "run", cfg, say=_say, on_epoch=_epoch_line, on_step=step)
+        _quickstart_dir(out)
+        with _bar("generating a synthetic world") as progress:
+            ds = generate(synth, progress=progress)
+        _quickstart_data(ds, out / "data")
+        metrics = _quickstart_run(out / "run", out / "data", cfg, ds.fingerprint())
+        if metrics is None:
+            with _bar("training") as step:
+                metrics = train_run(out / "data", out / "run", cfg, say=_say, on_epoch=_epoch_line, on_step=step)
         rec = recommend(load_run(out / "run", ds=ds), str(ds.user_ids[0]), k=5)
     stats = json.loads((out / "run" / "graph" / "graph.json").read_text())["stats"]
     _print_dict("graph of the synthetic world", {k: stats[k] for k in ("nodes", "edges", "split")})
@@ -424,8 +609,8 @@ def quickstart(
     console.print(f"top 5 for user {rec['user']}: " + ", ".join(f"{r['video']} ({r['score']:.2f})"
                                                                for r in rec["recommendations"]))
     console.print(f"neighbour attention of that user (Eq. 7): {att}")
-    console.print(f"[green]done[/green]: synthetic data in {out / 'data'}, run (graph, checkpoints, "
-                  f"metrics.json) in {out / 'run'}")
+    console.print(Text.assemble(("done", "green"), f": synthetic data in {out / 'data'}, run (graph, checkpoints, "
+                                f"metrics.json) in {out / 'run'}"))
 
 
 def main() -> None:

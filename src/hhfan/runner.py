@@ -35,7 +35,7 @@ from hhfan.model.base import Recommender
 from hhfan.model.hhfan import HHFAN
 from hhfan.model.registry import MODEL_NAMES, BuildContext
 from hhfan.train.trainer import EpochRecord, TrainConfig, TrainJob, load_checkpoint, train
-from hhfan.train.triples import TrainingPairs, walk_positives
+from hhfan.train.triples import TrainingPairs, WalkPositives
 
 MODELS: tuple[str, ...] = MODEL_NAMES
 
@@ -234,7 +234,8 @@ def train_run(data_dir: Path, run_dir: Path, cfg: RunConfig, resume: bool = Fals
     train_mask = art.split.mask(TRAIN)
     pairs = TrainingPairs(ds.interactions.user[train_mask], ds.interactions.video[train_mask],
                           ds.num_users, ds.num_videos)
-    extra = walk_positives(art.graph, pairs, cfg.train.tau, cfg.train.walk_positives, cfg.train.seed)
+    extra = (WalkPositives(art.graph, cfg.train.tau, cfg.train.walk_positives)
+             if cfg.train.tau > 1 and cfg.train.walk_positives > 0 else None)
     log = run_dir / "train_log.jsonl"
     if not resume:
         log.unlink(missing_ok=True)

@@ -315,3 +315,30 @@ def test_real_movielens_counts(ml_real: Dataset) -> None:
         "gender": 2, "age": 7, "occupation": 21, "zip2": 100}
     assert ds.video_texts is not None and all(t.strip() for t in ds.video_texts)
 
+
+
+# ------------------------------------------------------------------- hostile inputs (issue 18)
+def test_tiktok_pickle_declaring_a_trillion_users_is_refused_at_once(tmp_path: Path) -> None:
+    import time
+
+    huge = sp.coo_matrix((np.ones(1), (np.array([5]), np.array([0]))), shape=(10**12, TT_SHAPE[1]))
+    root = make_tiktok(tmp_path / "tt", parts={"trnMat.pkl": huge})
+    t0 = time.perf_counter()
+    with pytest.raises(DatasetError, match=r"trnMat\.pkl: declares 1,000,000,000,000 users \(rows\); at most "):
+        load_tiktok(root)
+    assert time.perf_counter() - t0 < 5
+
+
+def test_importers_drop_empty_users_in_memory_linear_in_interactions(tmp_path: Path) -> None:
+    from hhfan.data.importers.common import kept_users
+
+    kept, new_user = kept_users(np.array([7, 3, 7, 2**31 - 2]), 2**31 - 1, "test")
+    assert kept.tolist() == [3, 7, 2**31 - 2] and new_user.tolist() == [1, 0, 1, 2]
+
+
+def test_a_fifo_in_an_import_source_is_refused_without_hanging(tmp_path: Path) -> None:
+    root = make_tiktok(tmp_path / "tt")
+    (root / "valMat.pkl").unlink()
+    os.mkfifo(root / "valMat.pkl")
+    with pytest.raises(DatasetError, match=r"valMat\.pkl: not a regular file"):
+        load_tiktok(root)

@@ -156,3 +156,168 @@ def test_dataset_contract_in_code() -> None:
                 tag_tree=np.array([[0, 1], [1, 0]], np.int32))
     with pytest.raises(DatasetError, match="empty"):
         Dataset("d", np.empty(0, dtype=object), vids, ok)
+
+
+# ------------------------------------------------------------------- hostile and careless inputs (issue 18)
+def _edit_csv(path: Path, **cells: tuple[int, str]) -> None:
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for col, (row, value) in cells.items():
+        df.loc[row, col] = value
+    df.to_csv(path, index=False)
+
+
+def _parquet_dir(tmp_path: Path) -> Path:
+    return write_dataset(tiny_dataset(with_split=True), tmp_path / "pq", fmt="parquet")
+
+
+def test_parquet_null_id_is_a_problem_with_row_and_column(tmp_path: Path) -> None:
+    d = _parquet_dir(tmp_path)
+    df = pd.read_parquet(d / "interactions.parquet")
+    df["video_id"] = df["video_id"].astype(object)
+    df.loc[2, "video_id"] = None
+    df.to_parquet(d / "interactions.parquet", index=False)
+    msgs = _messages(d)
+    assert "interactions.parquet, row 3, column 'video_id': null value; every row needs one" in msgs, msgs
+
+
+def test_parquet_null_attribute_is_unknown_like_an_empty_csv_cell(tmp_path: Path) -> None:
+    d = _parquet_dir(tmp_path)
+    df = pd.read_parquet(d / "users.parquet")
+    df.loc[0, "gender"] = None
+    df.to_parquet(d / "users.parquet", index=False)
+    assert validate_dir(d) == []
+    assert read_dataset(d).user_attributes["gender"].tolist() == ["", "m", "f", ""]
+
+
+def test_timestamps_above_2_53_are_exact(tiny_dir: Path) -> None:
+    _edit_csv(tiny_dir / "interactions.csv", timestamp=(0, str(2**53 + 1)))
+    _edit_csv(tiny_dir / "interactions.csv", timestamp=(1, str(2**63 - 1)))
+    ts = read_dataset(tiny_dir).interactions.timestamp
+    assert ts is not None and int(ts[0]) == 2**53 + 1 and int(ts[1]) == 2**63 - 1
+
+
+def test_timestamps_beyond_int64_are_refused_not_wrapped(tiny_dir: Path) -> None:
+    _edit_csv(tiny_dir / "interactions.csv", timestamp=(1, str(2**63)))
+    msgs = _messages(tiny_dir)
+    assert any("row 3, column 'timestamp': beyond the int64 range ('9223372036854775808')" in m for m in msgs), msgs
+
+
+def test_parquet_timestamps_exact_or_refused(tmp_path: Path) -> None:
+    d = _parquet_dir(tmp_path)
+    df = pd.read_parquet(d / "interactions.parquet")
+    df["timestamp"] = df["timestamp"].astype(np.int64)
+    df.loc[0, "timestamp"] = 2**53 + 1
+    df.to_parquet(d / "interactions.parquet", index=False)
+    ts = read_dataset(d).interactions.timestamp
+    assert ts is not None and int(ts[0]) == 2**53 + 1
+    df["timestamp"] = df["timestamp"].astype(np.uint64)
+    df.loc[1, "timestamp"] = np.uint64(2**64 - 1)
+    df.to_parquet(d / "interactions.parquet", index=False)
+    assert any("row 2, column 'timestamp': beyond the int64 range" in m for m in _messages(d))
+    df["timestamp"] = np.arange(len(df), dtype=np.float64) + 2.0**60
+    df.to_parquet(d / "interactions.parquet", index=False)
+    assert any("column 'timestamp': a float beyond 2**53" in m for m in _messages(d))
+
+
+def test_a_misspelt_optional_column_is_reported_with_the_known_ones(tiny_dir: Path) -> None:
+    df = pd.read_csv(tiny_dir / "interactions.csv", dtype=str).rename(columns={"split": "Split"})
+    df.to_csv(tiny_dir / "interactions.csv", index=False)
+    msgs = _messages(tiny_dir)
+    assert ("interactions.csv, column 'Split': unknown column; did you mean 'split'? interactions columns are "
+            "user_id, video_id, timestamp, split; rename or drop it") in msgs, msgs
+
+
+def test_a_wrong_separator_shows_the_header_found(tiny_dir: Path) -> None:
+    df = pd.read_csv(tiny_dir / "interactions.csv", dtype=str)
+    df.to_csv(tiny_dir / "interactions.csv", index=False, sep=";")
+    msgs = _messages(tiny_dir)
+    assert any("column 'user_id': missing column; required columns: user_id, video_id; the header found is "
+               "'user_id;video_id;timestamp;split'; the file seems separated by ';'" in m for m in msgs), msgs
+
+
+def test_empty_and_space_padded_ids_name_the_value(tiny_dir: Path) -> None:
+    _edit_csv(tiny_dir / "interactions.csv", video_id=(0, " v1"))
+    _edit_csv(tiny_dir / "interactions.csv", user_id=(1, ""))
+    msgs = _messages(tiny_dir)
+    assert any("row 2, column 'video_id': unknown video ' v1' (without its spaces it would be the known video "
+               "'v1'; remove the spaces)" in m for m in msgs), msgs
+    assert any("row 3, column 'user_id': empty user_id; every row needs one" in m for m in msgs), msgs
+
+
+def test_a_space_padded_id_in_the_id_list_is_a_problem(tiny_dir: Path) -> None:
+    _edit_csv(tiny_dir / "videos.csv", video_id=(0, "v0 "))
+    msgs = _messages(tiny_dir)
+    assert any("videos.csv, row 2, column 'video_id': id 'v0 ' has leading or trailing spaces" in m for m in msgs)
+
+
+def test_a_very_wide_table_is_refused_from_its_header(tiny_dir: Path) -> None:
+    import time
+
+    header = "user_id," + ",".join(f"c{i}" for i in range(1_000_000))
+    (tiny_dir / "users.csv").write_text(header + "\nu0" + "," * 1_000_000 + "\n")
+    t0 = time.perf_counter()
+    msgs = _messages(tiny_dir)
+    assert time.perf_counter() - t0 < 5
+    assert any(m.startswith("users.csv: refused: its header line is longer than") and
+               "at most 1,000 columns are read" in m for m in msgs), msgs
+    (tiny_dir / "users.csv").write_text("user_id," + ",".join(f"c{i}" for i in range(5000)) + "\nu0\n")
+    assert any(m.startswith("users.csv: refused: 5,001 columns") for m in _messages(tiny_dir))
+
+
+@pytest.mark.parametrize("where", ["users.csv", "features/visual.npy"])
+def test_a_fifo_is_refused_without_hanging(tiny_dir: Path, where: str) -> None:
+    import os
+    import threading
+
+    (tiny_dir / where).unlink()
+    os.mkfifo(tiny_dir / where)
+    box: list[list[str]] = []
+    t = threading.Thread(target=lambda: box.append(_messages(tiny_dir)), daemon=True)
+    t.start()
+    t.join(20)
+    assert box, "validate hung on a FIFO"
+    assert any(m.startswith(f"{where}: not a regular file") for m in box[0]), box[0]
+
+
+def test_features_being_a_file_is_a_problem(tiny_dir: Path) -> None:
+    import shutil
+
+    shutil.rmtree(tiny_dir / "features")
+    (tiny_dir / "features").write_text("not a folder")
+    msgs = _messages(tiny_dir)
+    assert any(m.startswith("features: not a folder") for m in msgs), msgs
+    with pytest.raises(DatasetDirError, match="features: not a folder"):
+        read_dataset(tiny_dir)
+
+
+@pytest.mark.parametrize(("content", "match"), [
+    (b"[1, 2]", "dataset.json: holds a JSON list; expected a JSON object"),
+    (b'"just a name"', "dataset.json: holds a JSON str"),
+    (b'{"name": "x", "synthetic": "no"}', "dataset.json, column 'synthetic': must be true or false"),
+    (b'{"name": "caf\xe9"}', "dataset.json: not UTF-8 text"),
+])
+def test_a_bad_dataset_json_is_a_problem(tiny_dir: Path, content: bytes, match: str) -> None:
+    (tiny_dir / "dataset.json").write_bytes(content)
+    msgs = _messages(tiny_dir)
+    assert any(m.startswith(match) for m in msgs), msgs
+
+
+def test_a_feature_beyond_float32_is_named_as_such(tiny_dir: Path) -> None:
+    x = np.ones((6, 3), np.float64)
+    x[3, 2] = 1e300
+    np.save(tiny_dir / "features" / "acoustic.npy", x)
+    msgs = _messages(tiny_dir)
+    assert any("features/acoustic.npy, row 3: value 1e+300 is beyond the float32 range" in m for m in msgs), msgs
+    assert not any("NaN or infinite" in m for m in msgs), msgs
+
+
+def test_load_is_split_into_documented_steps() -> None:
+    import inspect
+
+    from hhfan.data import io
+
+    steps = [io._read_meta, io._read_tables, io._read_interactions, io._read_features, io._read_tags,
+             io._timestamps, io._load]
+    for fn in steps:
+        assert fn.__doc__, fn.__name__
+        assert len(inspect.getsource(fn).splitlines()) <= 60, fn.__name__

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from hhfan.data.dataset import Dataset
+from hhfan.data.dataset import Dataset, Interactions
 from hhfan.data.split import TEST, TRAIN, VAL, Split, SplitConfig, make_split
 from hhfan.data.synth import SynthConfig, generate
 from hhfan.eval.metrics import METRIC_NAMES
@@ -161,12 +161,12 @@ def test_matches_brute_force_reference(world: tuple[Dataset, Split]) -> None:
     k, n_neg = 10, 40
     res = evaluate(u_emb, v_emb, ds, split, config=EvalConfig(ks=(k,), num_negatives=n_neg, seed=2))
     scores = (u_emb @ v_emb.T).numpy()
-    train, test = _pairs(ds, split, TRAIN), _pairs(ds, split, TEST)
+    train, val, test = _pairs(ds, split, TRAIN), _pairs(ds, split, VAL), _pairs(ds, split, TEST)
     users = [u for u in range(ds.num_users) if test[u]]
     negs = sample_negatives(ds, np.array(users), n_neg, seed=2)
     ref: dict[str, dict[str, list[float]]] = {"full": {}, "sampled": {}}
     for i, u in enumerate(users):
-        cands = {"full": [v for v in range(ds.num_videos) if v not in train[u]],
+        cands = {"full": [v for v in range(ds.num_videos) if v not in train[u] | val[u]],
                  "sampled": sorted(test[u] | set(negs[i][negs[i] >= 0].tolist()))}
         for proto, c in cands.items():
             for name, value in _reference(scores[u], c, test[u], k).items():
@@ -195,12 +195,62 @@ def test_full_protocol_excludes_training_videos(world: tuple[Dataset, Split], tm
         rec = json.loads(line)
         ranked = {vid[v] for v, _ in rec["ranked"]}
         assert not ranked & train[uid[rec["user"]]]
-    # A validation video is a full-protocol negative when testing: scoring it highest costs precision@1.
+    # A validation video is no candidate when testing either: scoring it highest costs nothing.
     val_m = split.part == VAL
     u2 = _perfect(ds, split)[0]
     u2[torch.as_tensor(ds.interactions.user[val_m], dtype=torch.long),
        torch.as_tensor(ds.interactions.video[val_m], dtype=torch.long)] = 2.0
-    assert evaluate(u2, v_emb, ds, split, config=EvalConfig(protocol="full"))["full"]["precision@1"] < 1.0
+    assert evaluate(u2, v_emb, ds, split, config=EvalConfig(protocol="full"))["full"]["precision@1"] == 1.0
+    # ...but a test video is a candidate (a negative) when validating: scoring it highest costs precision@1.
+    u3 = _perfect(ds, split, VAL)[0]
+    test_m = split.part == TEST
+    u3[torch.as_tensor(ds.interactions.user[test_m], dtype=torch.long),
+       torch.as_tensor(ds.interactions.video[test_m], dtype=torch.long)] = 2.0
+    res_val = evaluate(u3, v_emb, ds, split, part=VAL, config=EvalConfig(protocol="full"))
+    assert res_val["full"]["precision@1"] < 1.0
+
+
+def _hand_split() -> tuple[Dataset, Split, torch.Tensor]:
+    """Two users, six videos, one interaction per part each, and a score matrix built to expose exclusions.
+
+    user 0: train v0, val v1, test v2; scores v0 9 > v1 8 > v2 7 > others 0 (the val item outranks the test item)
+    user 1: train v3, val v4, test v5; scores v3 9 > v5 8 > v4 7 > others 0 (the test item outranks the val item)
+    """
+    ids = np.array([f"v{i}" for i in range(6)], dtype=object)
+    it = Interactions(np.array([0, 0, 0, 1, 1, 1], np.int32), np.array([0, 1, 2, 3, 4, 5], np.int32))
+    ds = Dataset("hand", np.array(["u0", "u1"], dtype=object), ids, it)
+    split = Split(np.array([TRAIN, VAL, TEST, TRAIN, VAL, TEST], np.int8), SplitConfig(), ds.fingerprint())
+    scores = torch.zeros(2, 6)
+    scores[0, [0, 1, 2]] = torch.tensor([9.0, 8.0, 7.0])
+    scores[1, [3, 5, 4]] = torch.tensor([9.0, 8.0, 7.0])
+    return ds, split, scores
+
+
+def test_earlier_parts_excluded_on_hand_split(tmp_path: Path) -> None:
+    ds, split, scores = _hand_split()
+    eye = torch.eye(6)
+    cfg = EvalConfig(ks=(1,), num_negatives=1000)
+    # TEST: train and validation items are both excluded, so each user's test item ranks first.
+    res = evaluate(scores, eye, ds, split, part=TEST, config=cfg)
+    assert res["full"]["precision@1"] == 1.0 and res["full"]["auc"] == 1.0
+    assert res["sampled"]["precision@1"] == 1.0 and res["sampled"]["auc"] == 1.0
+    # VAL: only train is excluded; user 1's test item v5 stays a candidate and outranks its val item v4.
+    res = evaluate(scores, eye, ds, split, part=VAL, config=cfg)
+    assert res["full"]["precision@1"] == 0.5
+    assert res["full"]["auc"] == pytest.approx((1.0 + 3 / 4) / 2)  # user 1: v4 beats 3 of {v0, v1, v2, v5}
+    # Sampled negatives are never an interaction of any part (here: all three never-seen videos).
+    assert res["sampled"]["precision@1"] == 1.0
+    np.testing.assert_array_equal(sample_negatives(ds, np.array([0, 1]), 1000)[:, :3], [[3, 4, 5], [0, 1, 2]])
+    # The dumped rankings follow the same rule.
+    dump_rankings(scores, eye, ds, split, tmp_path / "test.jsonl", part=TEST)
+    recs = [json.loads(x) for x in (tmp_path / "test.jsonl").read_text().splitlines()]
+    assert [[v for v, _ in r["ranked"]] for r in recs] == [["v2", "v3", "v4", "v5"], ["v5", "v0", "v1", "v2"]]
+    assert [r["test"] for r in recs] == [["v2"], ["v5"]]
+    dump_rankings(scores, eye, ds, split, tmp_path / "val.jsonl", part=VAL)
+    recs = [json.loads(x) for x in (tmp_path / "val.jsonl").read_text().splitlines()]
+    assert [[v for v, _ in r["ranked"]] for r in recs] == [["v1", "v2", "v3", "v4", "v5"],
+                                                           ["v5", "v4", "v0", "v1", "v2"]]
+    assert [r["test"] for r in recs] == [["v1"], ["v4"]]
 
 
 def test_dump_rankings(world: tuple[Dataset, Split], tmp_path: Path) -> None:
@@ -209,17 +259,18 @@ def test_dump_rankings(world: tuple[Dataset, Split], tmp_path: Path) -> None:
     path = tmp_path / "sub" / "rankings.jsonl"
     dump_rankings(u_emb, v_emb, ds, split, path)
     lines = path.read_text(encoding="utf-8").splitlines()
-    train, test = _pairs(ds, split, TRAIN), _pairs(ds, split, TEST)
+    train, val, test = _pairs(ds, split, TRAIN), _pairs(ds, split, VAL), _pairs(ds, split, TEST)
     users = [u for u in range(ds.num_users) if test[u]]
     assert len(lines) == len(users)
     scores = (u_emb @ v_emb.T).numpy()
     for u, line in zip(users, lines, strict=True):
         rec = json.loads(line)
         assert set(rec) == {"user", "ranked", "test"} and rec["user"] == str(ds.user_ids[u])
-        assert len(rec["ranked"]) == min(100, ds.num_videos - len(train[u]))
+        known = train[u] | val[u]  # excluded at test: the interactions of the earlier parts
+        assert len(rec["ranked"]) == min(100, ds.num_videos - len(known))
         assert sorted(rec["test"]) == sorted(str(ds.video_ids[v]) for v in test[u])
         ranked_idx = [int(v[1:]) for v, _ in rec["ranked"]]  # synthetic ids are "v<index>"
-        expected = sorted((v for v in range(ds.num_videos) if v not in train[u]), key=lambda v: (-scores[u, v], v))
+        expected = sorted((v for v in range(ds.num_videos) if v not in known), key=lambda v: (-scores[u, v], v))
         assert ranked_idx == expected[:100]
         assert [s for _, s in rec["ranked"]] == pytest.approx([float(scores[u, v]) for v in ranked_idx], rel=1e-5)
     assert not list(path.parent.glob(".*tmp*"))  # atomic write leaves no temporary file

@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from pathlib import Path
 
 import numba
 import numpy as np
 import pytest
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import shortest_path
 
-from hhfan.graph.reference_walker import reference_sample
+from hhfan.data.split import SplitConfig, make_split
+from hhfan.data.synth import SynthConfig, generate
+from hhfan.graph.mhig import NODE_TYPES, build_graph
 from hhfan.graph.sampler import (
     NeighborTables,
     SamplerConfig,
     _select_top_k,
     _trace,
     compute_quotas,
+    move_restart_prob,
     sample_neighbors,
     trace_walk,
 )
+from tests.graph.reference_walker import reference_sample
 
 NAMES = ["user", "video", "image", "audio", "text", "tag", "user_attr"]
 
@@ -229,6 +236,110 @@ def test_step_bound_terminates_when_type_reachable_but_rare() -> None:
     assert not t.mask["image"].any()  # type with no node at all
 
 
+# ---------------------------------------------------------------------------------- walk semantics
+def _chain(length: int) -> dict:
+    """A *directed* chain user 0 -> video 1 -> ... -> video ``length``: a node's depth in a segment is its
+    index, so how often video d is collected measures how many segments reach depth d."""
+    n = length + 1
+    indptr = np.concatenate([np.arange(n, dtype=np.int64), [length]])
+    return {"indptr": indptr, "indices": np.arange(1, n, dtype=np.int32),
+            "node_type": np.repeat(np.arange(2, dtype=np.int8), [1, length]),
+            "type_offsets": np.array([0, 1, n], np.int64), "type_names": NAMES[:2]}
+
+
+@pytest.mark.parametrize("max_depth", [2, 6, 14])
+def test_move_restart_prob_spreads_p_over_a_segment(max_depth: int) -> None:
+    cfg = SamplerConfig(restart_prob=0.3, max_depth=max_depth)
+    q = move_restart_prob(cfg)
+    assert (1 - q) ** (max_depth - 1) == pytest.approx(0.7)  # a segment runs its full length with prob. 1 - p
+    assert move_restart_prob(SamplerConfig(restart_prob=0.3, max_depth=max_depth, restart_scope="step")) == 0.3
+    assert move_restart_prob(SamplerConfig(restart_prob=0.0, max_depth=max_depth)) == 0.0
+    assert move_restart_prob(SamplerConfig(restart_prob=0.3, max_depth=1)) == 0.0
+
+
+def test_segments_reach_full_depth_with_probability_one_minus_p() -> None:
+    g = _chain(20)
+
+    def reach(scope: str) -> np.ndarray:
+        """Share of segments reaching depth d = 1..7 (the collected count of video d over that of video 1)."""
+        cfg = SamplerConfig(restart_prob=0.5, max_depth=6, restart_scope=scope, num_collect=40_000,
+                            k_per_type={"video": 20})
+        _, collected, _ = _trace(g["indptr"], g["indices"], g["node_type"], g["type_offsets"], 0, cfg,
+                                 g["type_names"])
+        counts = np.bincount(collected, minlength=21)[1:8].astype(float)
+        return counts / counts[0]
+
+    seg, step = reach("segment"), reach("step")
+    assert seg[5] == pytest.approx(0.5, abs=0.03) and seg[6] == 0.0  # half the segments run all 6 moves
+    q = move_restart_prob(SamplerConfig(restart_prob=0.5, max_depth=6))
+    np.testing.assert_allclose(seg[:6], (1 - q) ** np.arange(6), atol=0.03)
+    np.testing.assert_allclose(step[:6], 0.5 ** np.arange(6), atol=0.02)  # "step": (1 - p) ** (d - 1)
+    assert step[6] == 0.0
+
+
+@pytest.mark.parametrize("scope", ["segment", "step"])
+def test_reference_walker_follows_the_same_scope(scope: str) -> None:
+    # steps per collected node depend on the reading of p (no coin before a segment's first move under
+    # "segment", a wasted coin at the start under "step"): the oracle must agree with the kernel on them
+    g = _chain(20)
+    args = (g["indptr"], g["indices"], g["node_type"], g["type_offsets"], g["type_names"])
+    cfg = SamplerConfig(restart_prob=0.5, max_depth=6, restart_scope=scope, num_collect=20_000,
+                        k_per_type={"video": 20})
+    a = sample_neighbors(*args, np.array([0], np.int64), cfg)
+    b = reference_sample(*args, np.array([0], np.int64), cfg)
+    assert 0.97 < a.steps / b.steps < 1.03
+    # steps per move = 1 + (non-move steps per segment) / (mean moves per segment); a segment ends with one
+    # restart step, and under "step" also wastes one coin at the start on average (geometric, p = 0.5)
+    moves = sum((1 - move_restart_prob(cfg)) ** d for d in range(6))
+    expected = 1 + {"segment": 1, "step": 2}[scope] / moves
+    assert a.steps / 20_000 == pytest.approx(expected, rel=0.03)
+
+
+@pytest.fixture(scope="module")
+def synth_graph() -> tuple[dict, np.ndarray, np.ndarray]:
+    """The M-HIG of a small synthetic world, every 8th user/video as a start, and their graph distances."""
+    ds = generate(SynthConfig(num_users=200, num_videos=300, mean_interactions=12))
+    hg = build_graph(ds, make_split(ds, SplitConfig(seed=0)))
+    g = {"indptr": hg.indptr, "indices": hg.indices, "node_type": hg.node_type, "type_offsets": hg.type_offsets,
+         "type_names": list(NODE_TYPES)}
+    n = hg.num_nodes
+    starts = np.arange(0, hg.offset("video") + hg.count("video"), 8, dtype=np.int64)
+    adj = csr_matrix((np.ones(hg.indices.shape[0]), hg.indices, hg.indptr), shape=(n, n))
+    return g, starts, shortest_path(adj, unweighted=True, indices=starts)
+
+
+def test_depth_governs_how_far_neighbourhoods_reach(synth_graph: tuple[dict, np.ndarray, np.ndarray]) -> None:
+    # HHFAN §IV-F varies the depth of sampling from 2 to 14; with the default sampler the share of collected
+    # nodes farther than 2 hops from the start must grow with it (it saturated near depth 6 when p was per move).
+    g, starts, dist = synth_graph
+    args = (g["indptr"], g["indices"], g["node_type"], g["type_offsets"])
+
+    def far_share(max_depth: int) -> float:
+        cfg = SamplerConfig(max_depth=max_depth)
+        far = tot = 0
+        for i, s in enumerate(starts.tolist()):
+            _, collected, _ = _trace(*args, s, cfg, g["type_names"])
+            far += int((dist[i, collected] > 2).sum())
+            tot += collected.shape[0]
+        return far / tot
+
+    shares = [far_share(d) for d in (2, 6, 14)]
+    assert shares[0] == 0.0  # two moves never get farther than two hops
+    assert shares[1] > shares[0] + 0.15 and shares[2] > shares[1] + 0.1, shares
+
+
+def test_step_scope_keeps_the_depth_nearly_irrelevant(synth_graph: tuple[dict, np.ndarray, np.ndarray]) -> None:
+    # the other reading (p per move) is kept as an option: past depth 6 it hardly changes the walk
+    g, starts, _ = synth_graph
+    a = run(g, starts=starts, max_depth=6, restart_scope="step")
+    b = run(g, starts=starts, max_depth=14, restart_scope="step")
+    same = np.mean([np.mean(a.ids[n][:, 0] == b.ids[n][:, 0]) for n in ("user", "video")])
+    c = run(g, starts=starts, max_depth=6)
+    d = run(g, starts=starts, max_depth=14)
+    same_seg = np.mean([np.mean(c.ids[n][:, 0] == d.ids[n][:, 0]) for n in ("user", "video")])
+    assert same > same_seg + 0.1, (same, same_seg)
+
+
 # -------------------------------------------------------------------------------------- save/load
 def test_save_load_round_trip(graph: dict, tmp_path: Path) -> None:
     t = run(graph, seed=9, k_per_type={"user": 4, "video": 2, "tag": 1})
@@ -239,6 +350,28 @@ def test_save_load_round_trip(graph: dict, tmp_path: Path) -> None:
     assert_same(t, u)
     assert u.config == t.config and u.type_names == t.type_names
     np.testing.assert_array_equal(u.starts, t.starts)
+
+
+def test_load_version_1_file_is_step_scope(graph: dict, tmp_path: Path) -> None:
+    # files written before restart_scope existed were sampled with per-move restarts: they must say so
+    t = run(graph, seed=9, restart_scope="step")
+    path = tmp_path / "v2.npz"
+    t.save(path)
+    with np.load(path) as z:
+        arrays = dict(z)
+    cfg = json.loads(str(arrays["config"]))
+    del cfg["restart_scope"]
+    arrays["config"], arrays["format_version"] = np.array(json.dumps(cfg)), np.array(1)
+    old = tmp_path / "v1.npz"
+    np.savez(old, **arrays)
+    u = NeighborTables.load(old)
+    assert u.config.restart_scope == "step" and u.config == t.config
+    assert_same(t, u)
+    assert NeighborTables.load(path).config.restart_scope == "step"
+    arrays["format_version"] = np.array(3)
+    np.savez(old, **arrays)
+    with pytest.raises(ValueError, match="format_version"):
+        NeighborTables.load(old)
 
 
 def test_load_corrupt_file(graph: dict, tmp_path: Path) -> None:
@@ -272,6 +405,7 @@ def test_load_inconsistent_file(graph: dict, tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------------- validation
 def test_config_validation() -> None:
     for bad in ({"restart_prob": 1.0}, {"restart_prob": -0.1}, {"max_depth": 0}, {"num_collect": 0},
+                {"restart_scope": "bogus"},
                 {"max_steps_factor": -1}, {"seed": -1}, {"num_threads": -1}, {"k_per_type": {"user": -1}}):
         with pytest.raises(ValueError):
             SamplerConfig(**bad)  # type: ignore[arg-type]

@@ -56,7 +56,7 @@ def test_a_key_the_model_lacks_is_a_one_line_error_naming_key_and_model(syntheti
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and "model.aggregator" in lines[0] and "lightgcn" in lines[0], res.output
     assert not (tmp_path / "r").exists()
-    with pytest.raises(ConfigError, match="has no config key 'model.propagation'"):
+    with pytest.raises(ConfigError, match=r"has no config key 'model\.propagation'"):
         resolve(RunConfig, None, ["model_name=hhfan", "model.propagation=3"])  # the paper's model has no such key
     assert resolve(RunConfig, None, ["model_name=hhfan-hybrid", "model.propagation=2"]).model.propagation == 2
 

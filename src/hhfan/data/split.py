@@ -48,6 +48,8 @@ class SplitConfig:
             raise ValueError(f"training_rate must be strictly between 0 and 1, got {self.training_rate}")
         if not 0.0 <= self.val_rate < 1.0:
             raise ValueError(f"val_rate must be in [0, 1), got {self.val_rate}")
+        if isinstance(self.seed, bool) or not hasattr(self.seed, "__index__") or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,8 @@ class Split:
                 part = z["part"].astype(np.int8)
                 meta = json.loads(str(z["meta"]))
             return cls(part, SplitConfig(**meta["config"]), str(meta["fingerprint"]))
-        except (OSError, KeyError, ValueError, TypeError) as e:
-            raise DatasetError(f"{path}: not a readable hhfan split ({e}); rebuild it") from e
+        except Exception as e:  # OSError, KeyError, BadZipFile, zlib.error, EOFError... of a damaged file
+            raise DatasetError(f"{path}: not a readable hhfan split ({type(e).__name__}: {e}); rebuild it") from e
 
 
 def _per_user_holdout(user: np.ndarray, eligible: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:

@@ -33,6 +33,7 @@ sampling (per-topic cumulative popularity + ``np.searchsorted``), never a users 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -97,18 +98,20 @@ class SynthConfig:
              f"tag_branching must be three positive ints (roots, mids, leaves), got {self.tag_branching}")
         need(self.num_videos >= self.num_leaves, f"num_videos ({self.num_videos}) must be >= the number "
              f"of leaf topics ({self.num_leaves}); raise num_videos or shrink tag_branching")
-        need(self.mean_interactions > 0, f"mean_interactions must be > 0, got {self.mean_interactions}")
+        need(math.isfinite(self.mean_interactions) and self.mean_interactions > 0,
+             f"mean_interactions must be a finite number > 0, got {self.mean_interactions}")
         need(self.min_interactions >= 1, f"min_interactions must be >= 1, got {self.min_interactions}")
         need(self.min_interactions <= self.num_videos // 2, f"min_interactions ({self.min_interactions}) "
              f"must be <= num_videos // 2 ({self.num_videos // 2})")
         need(self.interest_topics >= 1, f"interest_topics must be >= 1, got {self.interest_topics}")
         need(0.0 <= self.exploration <= 1.0, f"exploration must be in [0, 1], got {self.exploration}")
-        need(self.popularity_exponent >= 0,
-             f"popularity_exponent must be >= 0, got {self.popularity_exponent}")
+        need(math.isfinite(self.popularity_exponent) and self.popularity_exponent >= 0,
+             f"popularity_exponent must be a finite number >= 0, got {self.popularity_exponent}")
         for m, d in self.dims.items():
             need(m in MODALITIES, f"unknown modality {m!r} in dims; use {MODALITIES}")
             need(int(d) >= 1, f"dims[{m!r}] must be >= 1, got {d}")
-            need(m in self.noise and self.noise[m] >= 0, f"noise[{m!r}] must be given and >= 0")
+            need(m in self.noise and math.isfinite(self.noise[m]) and self.noise[m] >= 0,
+                 f"noise[{m!r}] must be given, finite and >= 0")
 
 
 class _TopicSampler:

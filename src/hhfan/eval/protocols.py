@@ -7,12 +7,17 @@ part are the relevant items. Metrics are those of :mod:`hhfan.eval.metrics`, ave
 
 Two protocols (:class:`EvalConfig.protocol`):
 
-* ``"full"`` — every video is a candidate except the user's TRAIN interactions. Videos of the other
-  held-out part (validation videos when testing, and vice versa) count as negatives. This is the
-  all-ranking practice of LightGCN/MMSSL.
+* ``"full"`` — every video is a candidate except the user's interactions of the *earlier* parts:
+  when testing, the user's TRAIN and VAL interactions are excluded; when validating, the TRAIN ones
+  only (so the user's test videos stay candidates and count as negatives at validation, which must not
+  look at them). A validation video is known to the recommender at test time, exactly like a training
+  one, so ranking it again would count a known item as a miss. This is the all-ranking practice of
+  RecBole and MMRec (they mask the train and validation items when ranking the test part) and of the
+  LightGCN/MMSSL line of work.
 * ``"sampled"`` — HHFAN §IV-C, as in MMGCN's code: the user's positives in the part are ranked among
-  ``num_negatives`` (1000 in the paper) videos the user never interacted with in *any* part, drawn
-  uniformly without replacement. A user with fewer never-seen videos gets all of them.
+  ``num_negatives`` (1000 in the paper) videos the user never interacted with in *any* part (train,
+  validation or test), drawn uniformly without replacement. A user with fewer never-seen videos gets
+  all of them.
 
 Negative sampling is deterministic and independent of the model, the batch size and the run: the
 negatives of user ``u`` are the never-seen videos with the ``num_negatives`` smallest keys
@@ -114,20 +119,29 @@ def _csr(ds: Dataset, rows: np.ndarray | None) -> sp.csr_matrix:
 
 @dataclass(frozen=True)
 class _Index:
-    train: sp.csr_matrix  # TRAIN interactions: excluded from full-ranking candidates
+    earlier: sp.csr_matrix  # interactions of the parts before the evaluated one: not full-ranking candidates
     target: sp.csr_matrix  # interactions of the evaluated part: the relevant items
-    seen: sp.csr_matrix  # every interaction: never a sampled negative
+    seen: sp.csr_matrix  # every interaction of every part: never a sampled negative
     users: np.ndarray  # evaluated users (>= 1 interaction in the part), ascending
 
 
-def _build_index(ds: Dataset, split: Split, part: int, need_seen: bool) -> _Index:
+def earlier_parts(part: int) -> tuple[int, ...]:
+    """The split parts whose interactions the full protocol excludes when ranking ``part``.
+
+    ``TEST`` -> ``(TRAIN, VAL)``; ``VAL`` -> ``(TRAIN,)`` (see the module docstring).
+    """
     if part not in (VAL, TEST):
         raise ValueError(f"part must be VAL ({VAL}) or TEST ({TEST}), got {part}")
+    return (TRAIN, VAL) if part == TEST else (TRAIN,)
+
+
+def _build_index(ds: Dataset, split: Split, part: int, need_seen: bool) -> _Index:
+    earlier = earlier_parts(part)
     split.check(ds)  # a split of other data would silently leak or drop interactions
     target = _csr(ds, split.part == part)
     users = np.flatnonzero(np.diff(target.indptr) > 0)
     seen = _csr(ds, None) if need_seen else target
-    return _Index(_csr(ds, split.part == TRAIN), target, seen, users)
+    return _Index(_csr(ds, np.isin(split.part, earlier)), target, seen, users)
 
 
 def _dense_rows(m: sp.csr_matrix, rows: np.ndarray, device: torch.device) -> Tensor:
@@ -310,7 +324,7 @@ def evaluate(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Split, par
         scores = score_fn(user_emb[ut], video_emb)  # [B, nv]
         relevant = _dense_rows(idx.target, users, device)
         if "full" in protocols:
-            per = ranking_metrics(scores, relevant, ~_dense_rows(idx.train, users, device), cfg.ks)
+            per = ranking_metrics(scores, relevant, ~_dense_rows(idx.earlier, users, device), cfg.ks)
             acc["full"].add(per)
             names = list(per)
         if "sampled" in protocols:
@@ -339,7 +353,8 @@ def dump_rankings(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Split
         {"user": "<external user id>", "ranked": [["<video id>", score], ...], "test": ["<video id>", ...]}
 
     ``ranked`` holds the ``top`` best videos among the full-protocol candidates (every video except the
-    user's TRAIN interactions), best first, ties by video index; fewer when fewer candidates exist.
+    user's interactions of the earlier parts: TRAIN and VAL for ``part=TEST``, TRAIN for ``part=VAL``;
+    see the module docstring), best first, ties by video index; fewer when fewer candidates exist.
     ``test`` lists the user's interactions in ``part`` (so, for ``part=VAL``, the validation items), in
     video-index order. The file appears only once complete (:func:`hhfan.data.atomic.atomic_file`).
     ``scorer`` is as in :func:`evaluate`.
@@ -357,7 +372,7 @@ def dump_rankings(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Split
         for users in _batches(idx.users, 1024, nv):
             ut = torch.as_tensor(users, dtype=torch.int64, device=user_emb.device)
             scores = score_fn(user_emb[ut], video_emb).to(torch.float64)
-            excluded = _dense_rows(idx.train, users, user_emb.device)
+            excluded = _dense_rows(idx.earlier, users, user_emb.device)
             if bool((torch.isnan(scores) & ~excluded).any()):
                 raise ValueError("scores contain NaN (a diverged model?); cannot rank them")
             fin = torch.finfo(torch.float64)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,9 +64,14 @@ class GraphArtifacts:
             "fingerprint": g.fingerprint,
         }
 
-    def save(self, out: Path, overwrite: bool = False) -> None:
-        """Write the GRAPH_DIR atomically: it appears only when every file is complete."""
-        with atomic_dir(Path(out), overwrite=overwrite) as tmp:
+    def save(self, out: Path, overwrite: bool = False, inputs: Iterable[Path] = ()) -> None:
+        """Write the GRAPH_DIR atomically: it appears only when every file is complete.
+
+        ``out`` follows :func:`hhfan.data.outputs.check_dir_output`: never one of ``inputs`` (or inside
+        or around one); an existing one is replaced only with ``overwrite`` and only if it is a graph
+        directory hhfan wrote (marker file).
+        """
+        with atomic_dir(Path(out), "graph", overwrite=overwrite, inputs=inputs) as tmp:
             self.split.save(tmp / "split.npz")
             self.graph.save(tmp / "graph.npz")
             self.neighbors.save(tmp / "neighbors.npz")
@@ -80,7 +85,9 @@ class GraphArtifacts:
         for name in ("split.npz", "graph.npz", "neighbors.npz", "graph.json"):
             if not (path / name).exists():
                 raise DatasetError(f"{path}: {name} is missing; rebuild with `hhfan graph build`")
-        meta = json.loads((path / "graph.json").read_text())
+            if not (path / name).is_file():
+                raise DatasetError(f"{path / name}: not a regular file; rebuild with `hhfan graph build`")
+        config, timings = _read_meta(path / "graph.json")
         try:
             neighbors = NeighborTables.load(path / "neighbors.npz")
         except ValueError as e:
@@ -89,11 +96,31 @@ class GraphArtifacts:
         graph = HeteroGraph.load(path / "graph.npz")
         if split.fingerprint != graph.fingerprint:
             raise DatasetError(f"{path}: split and graph were built from different data; rebuild")
-        return cls(split, graph, neighbors, from_dict(GraphBuildConfig, meta["config"]), meta.get("timings", {}))
+        return cls(split, graph, neighbors, config, timings)
 
     def check(self, ds: Dataset) -> None:
         """Raise :class:`DatasetError` unless these artifacts were built from ``ds``."""
         self.split.check(ds)
+
+
+def _read_meta(path: Path) -> tuple[GraphBuildConfig, dict[str, float]]:
+    """The resolved config and timings of ``graph.json``; anything unreadable is a :class:`DatasetError`."""
+    fix = "rebuild with `hhfan graph build`"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise DatasetError(f"{path}: cannot be read ({e}); {fix}") from e
+    except json.JSONDecodeError as e:
+        raise DatasetError(f"{path}, line {e.lineno}: invalid JSON ({e.msg}); {fix}") from e
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise DatasetError(f"{path}: not an hhfan graph.json (expected an object with a 'config' object); {fix}")
+    try:
+        config = from_dict(GraphBuildConfig, meta["config"])
+    except ValueError as e:  # ConfigError included
+        raise DatasetError(f"{path}: its config is invalid ({e}); {fix}") from e
+    raw = meta.get("timings", {})
+    timings = {str(k): float(v) for k, v in raw.items() if isinstance(v, int | float)} if isinstance(raw, dict) else {}
+    return config, timings
 
 
 def build_artifacts(ds: Dataset, config: GraphBuildConfig | None = None,

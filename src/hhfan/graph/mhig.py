@@ -160,8 +160,9 @@ class HeteroGraph:
                 names = {k.split(".", 1)[1]: z[k].astype(object) for k in z.files if k.startswith("names.")}
                 g = cls(z["type_offsets"], z["indptr"], z["indices"], z["node_type"], feats, names,
                         z["tag_tree"], bool(meta["tag_tree_derived"]), str(meta["fingerprint"]))
-        except (OSError, KeyError, ValueError, EOFError) as e:
-            raise DatasetError(f"{path}: not a readable hhfan graph ({e}); rebuild it with `hhfan graph build`") from e
+        except Exception as e:  # OSError, KeyError, BadZipFile, zlib.error, EOFError... of a damaged file
+            raise DatasetError(f"{path}: not a readable hhfan graph ({type(e).__name__}: {e}); rebuild it with "
+                               "`hhfan graph build`") from e
         if g.indptr.shape[0] != g.num_nodes + 1 or g.indptr[-1] != g.indices.shape[0]:
             raise DatasetError(f"{path}: inconsistent CSR arrays; rebuild it with `hhfan graph build`")
         return g

@@ -6,13 +6,38 @@ each type are kept.  The walk is a numba kernel parallel over start nodes; every
 counter-based splitmix64 stream seeded from ``(seed, start global id)``, so the tables are
 bit-identical for a seed whatever the thread count, chunk size or start order.
 
-Conventions (shared with :mod:`hhfan.graph.reference_walker`):
+What the walk is (HHFAN §III-D, step 1): "Starting a fixed-length random walk from node v ... The
+walk iteratively travels to the neighbors of current node or returns to the starting node with a
+probability p.  The random walker runs until it successfully collects a fixed number of nodes."
+The walk is therefore a sequence of *segments*, each a walk from the start of at most
+``max_depth`` moves (the fixed length, the paper's "depth of sampling" of §IV-F, 2 to 14, 6
+chosen).  The sentence does not say whether p applies per move or per fixed-length walk; the two
+readings are :attr:`SamplerConfig.restart_scope`:
+
+* ``"segment"`` (default) — p is the probability that a segment returns to the start before its
+  ``max_depth``-th move; the other ``1 - p`` of the segments run the full fixed length.  The return
+  is spread evenly over the moves: after each of moves 1 .. ``max_depth - 1`` the walk returns with
+  probability ``q = 1 - (1 - p) ** (1 / (max_depth - 1))`` (:func:`move_restart_prob`), so a
+  segment's length is a truncated geometric on ``1 .. max_depth`` with ``P(length = max_depth) = 1 - p``
+  whatever the depth.  Chosen because it honours both halves of the sentence: the walk has a fixed
+  length, and it returns early with probability p.  Depth then governs how far a neighbourhood
+  reaches: at p = 0.5, half of all segments reach depth ``max_depth``; ``p = 0`` gives pure
+  fixed-length segments.
+* ``"step"`` — p per move, as in HetGNN's random walk with restart (whose description §III-D
+  repeats), capped at ``max_depth`` moves; the sampler's behaviour before this option existed
+  (bit-identical tables).  A segment reaches depth d with probability ``(1 - p) ** d``: at p = 0.5
+  only 1/64 of the segments reach depth 6 and half of all moves are at depth 1, so ``max_depth``
+  barely matters there.
+
+Conventions (shared with the plain-Python oracle ``tests/graph/reference_walker.py``):
 
 * a *step* is one iteration of the walk loop: either a restart (jump back to the start, depth 0)
   or a move along an edge.  The loop stops when every quota is full or after
   ``num_collect * max_steps_factor`` steps;
-* a restart happens when the depth equals ``max_depth``, when the current node has degree 0, or
-  with probability ``restart_prob``; otherwise the walk moves to a uniform random neighbour;
+* a restart happens when the depth equals ``max_depth``, when the current node has degree 0, or on
+  the restart coin: with probability :func:`move_restart_prob` at depths 1 .. ``max_depth - 1``
+  (``"segment"``) or with probability ``restart_prob`` at every depth ``< max_depth`` (``"step"``);
+  otherwise the walk moves to a uniform random neighbour;
 * a moved-to node is collected iff it is not the start and its type's quota is not yet full.
 """
 
@@ -31,9 +56,13 @@ from numba import njit, prange
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["NeighborTables", "SamplerConfig", "default_k_per_type", "sample_neighbors", "trace_walk"]
+__all__ = ["RESTART_SCOPES", "NeighborTables", "SamplerConfig", "default_k_per_type", "move_restart_prob",
+           "sample_neighbors", "trace_walk"]
 
-_FORMAT_VERSION = 1
+RESTART_SCOPES: tuple[str, ...] = ("segment", "step")
+"""Accepted values of :attr:`SamplerConfig.restart_scope` (see the module docstring)."""
+
+_FORMAT_VERSION = 2  # 2: the config records restart_scope; version-1 files were all "step"
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -49,10 +78,18 @@ def default_k_per_type() -> dict[str, int]:
 class SamplerConfig:
     """Parameters of the RWSS sampler (HHFAN §III-D).
 
+    The walk is a sequence of segments from the start, each at most ``max_depth`` moves long (the
+    paper's "fixed-length random walk"); see the module docstring for the two readings of p.
+
     Attributes:
-        restart_prob: probability of jumping back to the start node at each step, in [0, 1).
-        max_depth: the walk is forced back to the start after this many steps away from it
-            (the paper's "depth of sampling", 6 in the paper).
+        restart_prob: the paper's p, in [0, 1).  With ``restart_scope="segment"``: the probability that a
+            segment returns to the start before its ``max_depth``-th move (the other segments run the
+            full length).  With ``"step"``: the probability of returning before each move.
+        max_depth: the fixed length of a segment: the walk returns to the start after this many
+            moves away from it (the paper's "depth of sampling", 2-14 in §IV-F, 6 chosen).
+        restart_scope: ``"segment"`` (default; p per fixed-length segment, so the depth governs how
+            far the neighbourhood reaches) or ``"step"`` (p per move, HetGNN's random walk with
+            restart capped at ``max_depth``; the sampler's behaviour before this field existed).
         num_collect: total number of nodes (with repetition) collected per start node.
         k_per_type: neighbours kept per node type, keyed by type name; a type of the graph that is
             missing here gets k=0 (no table); names that are not graph types are ignored.
@@ -63,6 +100,7 @@ class SamplerConfig:
 
     restart_prob: float = 0.5
     max_depth: int = 6
+    restart_scope: str = "segment"
     num_collect: int = 200
     k_per_type: dict[str, int] = field(default_factory=default_k_per_type)
     max_steps_factor: int = 50
@@ -72,6 +110,8 @@ class SamplerConfig:
     def __post_init__(self) -> None:
         if not 0.0 <= float(self.restart_prob) < 1.0:
             raise ValueError(f"restart_prob must be in [0, 1), got {self.restart_prob!r}")
+        if self.restart_scope not in RESTART_SCOPES:
+            raise ValueError(f"restart_scope must be one of {RESTART_SCOPES}, got {self.restart_scope!r}")
         for name in ("max_depth", "num_collect", "max_steps_factor"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -96,6 +136,21 @@ class SamplerConfig:
         return np.array([self.k_per_type.get(n, 0) for n in type_names], dtype=np.int64)
 
 
+def move_restart_prob(config: SamplerConfig) -> float:
+    """Probability of the restart coin before a move at depth >= 1 (the module docstring's q).
+
+    ``"step"``: ``restart_prob`` itself (also at depth 0).  ``"segment"``: ``1 - (1 - p) ** (1 / (max_depth - 1))``,
+    so that a segment survives the ``max_depth - 1`` coins of depths 1 .. ``max_depth - 1`` with probability
+    ``1 - p``; 0 when ``max_depth == 1`` (a one-move segment has no move to cut short).
+    """
+    p = float(config.restart_prob)
+    if config.restart_scope == "step":
+        return p
+    if config.max_depth == 1 or p == 0.0:
+        return 0.0
+    return 1.0 - (1.0 - p) ** (1.0 / (config.max_depth - 1))
+
+
 def compute_quotas(k: np.ndarray, type_sizes: np.ndarray, num_collect: int) -> np.ndarray:
     """Per-type quotas (HHFAN §III-D): ``max(k_t, round(num_collect * k_t / sum_k))`` (round half
     up), 0 where ``k_t == 0`` or the type has no node; ``sum_k`` runs over the types with quota."""
@@ -118,10 +173,13 @@ def _mix64(z: np.uint64) -> np.uint64:
 
 @njit(cache=True)
 def _walk_one(indptr: np.ndarray, indices: np.ndarray, node_type: np.ndarray, start: int, left: np.ndarray,
-              restart_thr: np.uint64, max_depth: int, max_steps: int, seed: np.uint64, collected: np.ndarray,
-              rec: np.ndarray) -> tuple[int, int, int]:
+              restart_thr: np.uint64, coin_at_start: bool, max_depth: int, max_steps: int, seed: np.uint64,
+              collected: np.ndarray, rec: np.ndarray) -> tuple[int, int, int]:
     """Walk from ``start`` until the quotas ``left`` (mutated) are full; fills ``collected`` and,
-    when ``rec`` has rows, the (from, to) edge moves.  Returns (n_collected, steps, n_recorded)."""
+    when ``rec`` has rows, the (from, to) edge moves.  Returns (n_collected, steps, n_recorded).
+
+    The restart coin (probability ``restart_thr / 2**32``) is tossed before every move at depth >= 1,
+    and also at depth 0 when ``coin_at_start`` (the ``"step"`` scope)."""
     need = left.sum()
     if need == 0 or indptr[start + 1] == indptr[start]:
         return 0, 0, 0
@@ -136,7 +194,7 @@ def _walk_one(indptr: np.ndarray, indices: np.ndarray, node_type: np.ndarray, st
             continue
         state += _GOLDEN
         z = _mix64(state)
-        if (z & _LOW32) < restart_thr:  # low 32 bits: restart coin
+        if (depth > 0 or coin_at_start) and (z & _LOW32) < restart_thr:  # low 32 bits: restart coin
             cur, depth = start, 0
             continue
         j = np.int64(((z >> np.uint64(32)) * np.uint64(deg)) >> np.uint64(32))  # high bits: neighbour
@@ -190,26 +248,26 @@ def _select_top_k(collected: np.ndarray, node_type: np.ndarray, type_offsets: np
 @njit(parallel=True, cache=True)
 def _rwss_kernel(indptr: np.ndarray, indices: np.ndarray, node_type: np.ndarray, type_offsets: np.ndarray,
                  starts: np.ndarray, quotas: np.ndarray, k: np.ndarray, k_off: np.ndarray,
-                 restart_thr: np.uint64, max_depth: int, max_steps: int, seed: np.uint64,
+                 restart_thr: np.uint64, coin_at_start: bool, max_depth: int, max_steps: int, seed: np.uint64,
                  out_ids: np.ndarray, out_steps: np.ndarray) -> None:
     for i in prange(starts.shape[0]):
         left = quotas[i].copy()
         collected = np.empty(left.sum(), np.int64)
         no_rec = np.empty((0, 2), np.int64)
-        n, steps, _ = _walk_one(indptr, indices, node_type, starts[i], left, restart_thr, max_depth,
-                                max_steps, seed, collected, no_rec)
+        n, steps, _ = _walk_one(indptr, indices, node_type, starts[i], left, restart_thr, coin_at_start,
+                                max_depth, max_steps, seed, collected, no_rec)
         out_steps[i] = steps
         _select_top_k(collected[:n], node_type, type_offsets, k, k_off, out_ids[i])
 
 
 @njit(cache=True)
 def _trace_kernel(indptr: np.ndarray, indices: np.ndarray, node_type: np.ndarray, start: int, quota: np.ndarray,
-                  restart_thr: np.uint64, max_depth: int, max_steps: int,
+                  restart_thr: np.uint64, coin_at_start: bool, max_depth: int, max_steps: int,
                   seed: np.uint64) -> tuple[np.ndarray, np.ndarray, int]:
     left = quota.copy()
     collected = np.empty(left.sum(), np.int64)
     rec = np.empty((max(max_steps, 1), 2), np.int64)
-    n, steps, nrec = _walk_one(indptr, indices, node_type, start, left, restart_thr, max_depth,
+    n, steps, nrec = _walk_one(indptr, indices, node_type, start, left, restart_thr, coin_at_start, max_depth,
                                max_steps, seed, collected, rec)
     return rec[:nrec].copy(), collected[:n].copy(), steps
 
@@ -280,9 +338,9 @@ def start_quotas(g: _Graph, starts: np.ndarray, base: np.ndarray, labels: np.nda
     return quotas.astype(np.int64)
 
 
-def _kernel_scalars(cfg: SamplerConfig) -> tuple[np.uint64, int, int, np.uint64]:
-    thr = np.uint64(int(cfg.restart_prob * 2.0**32))
-    return thr, cfg.max_depth, cfg.num_collect * cfg.max_steps_factor, np.uint64(cfg.seed)
+def _kernel_scalars(cfg: SamplerConfig) -> tuple[np.uint64, bool, int, int, np.uint64]:
+    thr = np.uint64(int(move_restart_prob(cfg) * 2.0**32))
+    return thr, cfg.restart_scope == "step", cfg.max_depth, cfg.num_collect * cfg.max_steps_factor, np.uint64(cfg.seed)
 
 
 # ---------------------------------------------------------------------------------------- results
@@ -326,11 +384,15 @@ class NeighborTables:
         """Read a file written by :meth:`save`; raise ValueError if it is corrupt or inconsistent."""
         try:
             with np.load(Path(path), allow_pickle=False) as z:
-                if int(z["format_version"]) != _FORMAT_VERSION:
-                    raise ValueError(f"unsupported format_version {int(z['format_version'])}")
+                version = int(z["format_version"])
+                if version not in (1, _FORMAT_VERSION):
+                    raise ValueError(f"unsupported format_version {version}")
                 names = tuple(str(s) for s in z["type_names"])
                 starts, steps = z["starts"], int(z["steps"])
-                config = SamplerConfig(**json.loads(str(z["config"])))
+                raw = json.loads(str(z["config"]))
+                if version == 1:  # written before restart_scope existed: per-move restarts
+                    raw["restart_scope"] = "step"
+                config = SamplerConfig(**raw)
                 ids = {str(n): z[f"ids/{n}"] for n in z["table_names"]}
                 mask = {str(n): z[f"mask/{n}"] for n in z["table_names"]}
         except ValueError as exc:
@@ -368,7 +430,7 @@ def sample_neighbors(indptr: np.ndarray, indices: np.ndarray, node_type: np.ndar
     k_off = np.concatenate([[0], np.cumsum(k)]).astype(np.int64)
     base = compute_quotas(k, np.diff(g.type_offsets), config.num_collect)
     labels, comp_counts = component_type_presence(g)
-    thr, max_depth, max_steps, seed = _kernel_scalars(config)
+    thr, coin_at_start, max_depth, max_steps, seed = _kernel_scalars(config)
     out = np.empty((st.shape[0], int(k_off[-1])), np.int32)
     steps = np.zeros(st.shape[0], np.int64)
     prev_threads = numba.get_num_threads()
@@ -380,7 +442,7 @@ def sample_neighbors(indptr: np.ndarray, indices: np.ndarray, node_type: np.ndar
             hi = min(lo + chunk_size, st.shape[0])
             quotas = start_quotas(g, st[lo:hi], base, labels, comp_counts)
             _rwss_kernel(g.indptr, g.indices, g.node_type, g.type_offsets, st[lo:hi], quotas, k, k_off,
-                         thr, max_depth, max_steps, seed, out[lo:hi], steps[lo:hi])
+                         thr, coin_at_start, max_depth, max_steps, seed, out[lo:hi], steps[lo:hi])
             if progress is not None:
                 progress(hi, st.shape[0])
     finally:
@@ -401,8 +463,8 @@ def _trace(indptr: np.ndarray, indices: np.ndarray, node_type: np.ndarray, type_
     st = _validate_starts(np.array([start], np.int64), g.node_type.shape[0])
     base = compute_quotas(config.k_for(g.type_names), np.diff(g.type_offsets), config.num_collect)
     quota = start_quotas(g, st, base, *component_type_presence(g))[0]
-    thr, max_depth, max_steps, seed = _kernel_scalars(config)
-    rec, collected, steps = _trace_kernel(g.indptr, g.indices, g.node_type, st[0], quota, thr,
+    thr, coin_at_start, max_depth, max_steps, seed = _kernel_scalars(config)
+    rec, collected, steps = _trace_kernel(g.indptr, g.indices, g.node_type, st[0], quota, thr, coin_at_start,
                                           max_depth, max_steps, seed)
     return rec, collected, int(steps)
 

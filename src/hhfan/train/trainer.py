@@ -26,14 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from hhfan.data.atomic import atomic_file
 from hhfan.data.dataset import DatasetError
 from hhfan.model.base import Recommender
-from hhfan.train.triples import TrainingPairs, epoch_triples
+from hhfan.train.triples import TrainingPairs, WalkPositives, epoch_triples
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ class TrainConfig:
         l2: λ of Eq. (10) [0 ... 0.1].
         negatives: M negatives per positive pair.
         tau: walk distance of positives (1 = observed interactions only).
-        walk_positives: extra walk-found positives per user when tau > 1.
+        walk_positives: extra walk-found positives per user and epoch when tau > 1.
         patience: stop after this many validations without improvement.
         val_metric: metric (from the validation callback) that selects the best epoch.
         seed: seeds weights, triples and negatives; the same seed repeats a run.
@@ -72,8 +71,18 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "negatives", "tau", "patience"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0 or self.l2 < 0 or self.walk_positives < 0:
-            raise ValueError("lr must be > 0, l2 and walk_positives >= 0")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr}")
+        if not (math.isfinite(self.l2) and self.l2 >= 0):
+            raise ValueError(f"l2 must be a finite number >= 0, got {self.l2}")
+        if self.walk_positives < 0:
+            raise ValueError(f"walk_positives must be >= 0, got {self.walk_positives}")
+        # the per-K names of hhfan.eval.metrics.METRIC_NAMES (training may not import evaluation; tested equal)
+        per_k = ("precision", "recall", "ndcg", "hit", "mrr", "recall_capped")
+        name, at, k = str(self.val_metric).partition("@")
+        if not (self.val_metric == "auc" or (at and name in per_k and k.isdigit() and int(k) >= 1)):
+            raise ValueError(f"val_metric must be auc or NAME@K with NAME one of {', '.join(per_k)} and K >= 1 "
+                             f"(e.g. ndcg@20), got {self.val_metric!r}")
         if not (self.device == "cpu" or self.device.startswith("cuda")):
             raise ValueError(f"device must be cpu or cuda[:N], got {self.device!r}")
 
@@ -133,7 +142,7 @@ class TrainJob:
         config: BPR settings.
         validate: the validation callback (the runner wires the evaluator on the validation split; never test).
         run_dir: where ``best.pt``, ``last.pt`` go.
-        extra_positives: int64 ``[n, 2]`` walk-found (user, video) positives (τ > 1), or None.
+        extra_positives: the τ-walk positives of Eq. (9) (τ > 1), redrawn every epoch; None for observed only.
         meta: stored in every checkpoint (resolved config, data fingerprint...).
         resume: continue from ``run_dir/last.pt`` when it exists.
         on_epoch: called with each epoch's record.
@@ -144,7 +153,7 @@ class TrainJob:
     config: TrainConfig
     validate: ValidateFn
     run_dir: Path
-    extra_positives: np.ndarray | None = None
+    extra_positives: WalkPositives | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     resume: bool = False
     on_epoch: Callable[[EpochRecord], None] | None = None
@@ -158,7 +167,6 @@ def train(model: Recommender, job: TrainJob) -> list[EpochRecord]:
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     device = torch.device(cfg.device)
-    extra = job.extra_positives if job.extra_positives is not None else np.empty((0, 2), np.int64)
     if not any(p.requires_grad for p in model.parameters()):
         return _fit_free(model, validate, run_dir, cfg.val_metric, meta, on_epoch)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -176,7 +184,8 @@ def train(model: Recommender, job: TrainJob) -> list[EpochRecord]:
             break
         t0 = time.perf_counter()
         torch.manual_seed(cfg.seed * 1_000_003 + epoch)  # in-model randomness (dropout) per (seed, epoch): exact resume
-        u, v, n = (torch.from_numpy(a).to(device) for a in epoch_triples(pairs, extra, cfg.negatives, cfg.seed, epoch))
+        triples = epoch_triples(pairs, job.extra_positives, cfg.negatives, cfg.seed, epoch)  # walk positives: per epoch
+        u, v, n = (torch.from_numpy(a).to(device) for a in triples)
         model.train()
         total, steps = 0.0, math.ceil(u.shape[0] / cfg.batch_size)
         for s in range(steps):

@@ -60,7 +60,8 @@ _ENCODING = "latin-1"
 
 def _require_file(path: Path, what: str) -> None:
     if not path.is_file():
-        raise DatasetError(f"{path}: missing; expected {what}")
+        state = "not a regular file (a folder, FIFO or device)" if path.exists() else "missing"
+        raise DatasetError(f"{path}: {state}; expected {what}")
 
 
 def _lines(path: Path, what: str, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
@@ -259,13 +260,13 @@ def load_movielens_1m(source: Path, text_dim: int = 64, seed: int = 0) -> Datase
     video_tags = np.array([(v, tag_index[g]) for v, gs in enumerate(genres) for g in gs],
                           dtype=np.int32).reshape(-1, 2)
 
-    kept, remap = kept_users(user, nu, f"{ck} (train.txt + test.txt)")
+    kept, new_user = kept_users(user, nu, f"{ck} (train.txt + test.txt)")
 
     return Dataset(
         name="ml-1m",
         user_ids=user_ids[kept],
         video_ids=video_ids,
-        interactions=Interactions(user=remap[user].astype(np.int32), video=video, split=split),
+        interactions=Interactions(user=new_user.astype(np.int32), video=video, split=split),
         features={"textual": text_features(texts, text_dim, seed)},
         tag_names=tag_names,
         video_tags=video_tags,

@@ -128,7 +128,8 @@ def load_sparse_pickle(path: Path) -> sp.coo_matrix:
     """
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"{path}: missing; expected a pickled scipy sparse matrix")
+        state = "not a regular file (a folder, FIFO or device)" if path.exists() else "missing"
+        raise DatasetError(f"{path}: {state}; expected a pickled scipy sparse matrix")
     with path.open("rb") as f:
         try:
             obj = _SparseUnpickler(f, path).load()

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from hhfan.data.dataset import Dataset, DatasetError, Interactions
-from hhfan.data.importers.common import kept_users
+from hhfan.data.importers.common import MAX_INDEX, kept_users
 from hhfan.data.importers.safe_pickle import load_sparse_pickle
 
 log = logging.getLogger(__name__)
@@ -49,11 +49,16 @@ _EXPECTED = ("expected the MMSSL TikTok preprocessing: trnMat.pkl, valMat.pkl, t
 
 def _require_file(path: Path) -> None:
     if not path.is_file():
-        raise DatasetError(f"{path}: missing; {_EXPECTED}")
+        state = "not a regular file (a folder, FIFO or device)" if path.exists() else "missing"
+        raise DatasetError(f"{path}: {state}; {_EXPECTED}")
 
 
 def _load_part(path: Path, code: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     m = load_sparse_pickle(path)
+    for n, what in zip(m.shape, ("users (rows)", "videos (columns)"), strict=True):
+        if int(n) > MAX_INDEX:
+            raise DatasetError(f"{path}: declares {int(n):,} {what}; at most {MAX_INDEX:,} are supported "
+                               "(is this the right file?)")
     data = np.asarray(m.data)
     bad = ~np.isfinite(data) | (data == 0)
     if bad.any():
@@ -127,7 +132,7 @@ def load_tiktok(source: Path) -> Dataset:
 
     features = {m: _load_features(source / f, num_videos) for m, f in FEATURE_FILES.items()}
 
-    kept, remap = kept_users(user, num_users, f"{source} (any split part)")
+    kept, new_user = kept_users(user, num_users, f"{source} (any split part)")
 
     order = np.lexsort((video, user, split))  # (split, user, video)
     return Dataset(
@@ -135,7 +140,7 @@ def load_tiktok(source: Path) -> Dataset:
         user_ids=np.array([str(u) for u in kept.tolist()], dtype=object),
         video_ids=np.array([str(v) for v in range(num_videos)], dtype=object),
         interactions=Interactions(
-            user=remap[user[order]].astype(np.int32),
+            user=new_user[order].astype(np.int32),
             video=video[order],
             split=split[order].astype(np.int8),
         ),

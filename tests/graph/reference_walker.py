@@ -1,11 +1,13 @@
-"""Plain-Python reference of the RWSS sampler (HHFAN §III-D).
+"""Plain-Python reference of the RWSS sampler (HHFAN §III-D): a test oracle, not part of the package.
 
-Same semantics as :func:`hhfan.graph.sampler.sample_neighbors` (quotas, restart, ``max_depth``,
-step bound, top-k by frequency with ties to the smaller id, component-based quota dropping) but a
-single ``random.Random(seed)`` stream and Python lists in the walk loop, so results match the
-compiled sampler statistically, not bit for bit.  It is the baseline for the speed benchmark and a
-semantic cross-check; graph validation and the connected-component table are shared with the
-sampler (they are vectorised set-up, not part of the walk).
+Same semantics as :func:`hhfan.graph.sampler.sample_neighbors` (quotas, fixed-length segments of
+``max_depth`` moves, the restart coin of either ``restart_scope``, step bound, top-k by frequency
+with ties to the smaller id, component-based quota dropping) but a single ``random.Random(seed)``
+stream and Python lists in the walk loop, so results match the compiled sampler statistically, not
+bit for bit.  It is the semantic cross-check of ``tests/graph/test_sampler.py`` and the baseline of
+the speed benchmark (``benchmarks/sampler.py`` imports it from here); graph validation, the
+connected-component table and the per-move restart probability are shared with the sampler (they
+are set-up, not part of the walk).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from hhfan.graph.sampler import (
     NeighborTables,
     SamplerConfig,
     component_type_presence,
+    move_restart_prob,
     validate_graph,
 )
 
@@ -50,7 +53,8 @@ def reference_sample(indptr: np.ndarray, indices: np.ndarray, node_type: np.ndar
     labels_arr, comp_counts_arr = component_type_presence(g)
     labels, comp_counts = labels_arr.tolist(), comp_counts_arr.tolist()
     rng = random.Random(config.seed)
-    p, max_depth = config.restart_prob, config.max_depth
+    q, max_depth = move_restart_prob(config), config.max_depth
+    coin_at_start = config.restart_scope == "step"  # "segment": no coin before a segment's first move
     max_steps = config.num_collect * config.max_steps_factor
     rows: list[list[list[int]]] = []
     total_steps = 0
@@ -65,7 +69,7 @@ def reference_sample(indptr: np.ndarray, indices: np.ndarray, node_type: np.ndar
         while need > 0 and steps < max_steps:
             steps += 1
             deg = ip[cur + 1] - ip[cur]
-            if depth >= max_depth or deg == 0 or rng.random() < p:
+            if depth >= max_depth or deg == 0 or ((depth > 0 or coin_at_start) and rng.random() < q):
                 cur, depth = start, 0
                 continue
             cur = ix[ip[cur] + int(rng.random() * deg)]
