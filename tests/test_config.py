@@ -100,7 +100,7 @@ def test_invalid_yaml_in_set_is_a_config_error() -> None:
         resolve(GraphBuildConfig, None, ["sampler.k_per_type={user: [1"])
 
 
-@pytest.mark.parametrize("raw", ["1e-3", "1E-3", "1.0e-3", "+1e-3"])
+@pytest.mark.parametrize("raw", ["1e-3", "1E-3", "+1e-3", "10e-4"])
 def test_exponent_floats_parse_as_floats(raw: str) -> None:
     assert resolve(RunConfig, None, [f"train.lr={raw}"]).train.lr == pytest.approx(1e-3)
 
@@ -123,12 +123,9 @@ def test_unknown_val_metric_is_refused_at_config_time() -> None:
     for bad in ("ndcg", "ndcg@0", "ndcg@x"):
         with pytest.raises(ConfigError, match="val_metric"):
             resolve(RunConfig, None, [f"train.val_metric={bad}"])
-
-
-def test_every_evaluation_metric_is_a_valid_val_metric() -> None:
     from hhfan.eval.metrics import METRIC_NAMES
 
-    for name in METRIC_NAMES:
+    for name in METRIC_NAMES:  # every metric the evaluation computes stays valid
         assert resolve(RunConfig, None, [f"train.val_metric={name}@10"]).train.val_metric == f"{name}@10"
     assert resolve(RunConfig, None, ["train.val_metric=auc"]).train.val_metric == "auc"
 
