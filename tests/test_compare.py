@@ -101,3 +101,16 @@ def test_a_higher_epoch_cap_continues_the_finished_runs(synthetic_world: Path, t
     assert json.loads((run / "wall.json").read_text())["wall_seconds"] > wall
     with pytest.raises(ValueError, match="different config"):  # a lower cap is another config
         compare(synthetic_world, ["bprmf"], [0], tmp_path / "ext", overrides=short)
+
+
+def test_compare_picks_up_a_run_killed_before_its_graph(synthetic_world: Path, tmp_path: Path) -> None:
+    from hhfan import rundir
+    from hhfan.data.io import read_dataset
+    from hhfan.runner import write_config
+
+    cfg = run_config("bprmf", 0, None, QUICK)
+    run = tmp_path / "runs" / "bprmf" / "seed0"
+    rundir.prepare(run, synthetic_world)
+    write_config(run, cfg, synthetic_world, read_dataset(synthetic_world).fingerprint())  # killed here
+    doc = compare(synthetic_world, ["bprmf"], [0], tmp_path, overrides=QUICK)
+    assert doc["results"]["bprmf"]["epochs"] == [2] and (run / "metrics.json").exists()

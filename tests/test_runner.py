@@ -139,7 +139,7 @@ def test_cli_bad_inputs(trained: Path, data_dir: Path, tmp_path: Path) -> None:
     code, out = _cli("train", "--data", str(data_dir), "--out", str(tmp_path / "y"), "--set", "model.dim=big")
     assert code == 2 and "model.dim: expected int" in out
     code, out = _cli("train", "--data", str(data_dir), "--out", str(trained))
-    assert code == 1 and "not empty" in out
+    assert code == 1 and "different config" in out and "--overwrite" in out
     code, out = _cli("train", "--data", str(data_dir), "--out", str(tmp_path / "z"), "--model", "nope")
     assert code == 2 and "unknown model 'nope'" in out
     import torch

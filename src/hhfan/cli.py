@@ -37,7 +37,7 @@ graph_app = typer.Typer(help="Build the M-HIG and its RWSS neighbour tables.", n
 app.add_typer(data_app, name="data")
 app.add_typer(graph_app, name="graph")
 # markup/emoji off: data and paths are printed as they are; stderr never wraps a message (one error, one line)
-console = Console(markup=False, emoji=False, highlight=False)
+console = Console(markup=False, emoji=False, highlight=False, soft_wrap=True)
 err = Console(stderr=True, markup=False, emoji=False, highlight=False, soft_wrap=True)
 
 OutOpt = Annotated[Path, typer.Option("--out", help="Output directory (written atomically).")]
@@ -108,7 +108,8 @@ def _bar(description: str) -> Iterator[Callable[[int, int], None]]:
 
 
 def _say(msg: str) -> None:
-    err.print(Text(f"· {msg}", style="dim"))
+    """A progress note (dim), or a warning (yellow) when the message starts with ``warning:``."""
+    err.print(Text(f"! {msg}", style="yellow") if msg.startswith("warning:") else Text(f"· {msg}", style="dim"))
 
 
 def _print_dict(title: str, d: dict[str, Any]) -> None:
@@ -306,8 +307,13 @@ def train_cmd(
     device: Annotated[str | None, typer.Option("--device", help="cpu | cuda | cuda:N")] = None,
     model: Annotated[str | None, typer.Option("--model", help="A registered model (default: the preset's, else "
                                               f"hhfan): {', '.join(MODEL_NAMES)}")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace a run of another config in --out (only a "
+                                            "run directory hhfan wrote).")] = False,
 ) -> None:
-    """Train a model with BPR, select the best epoch on validation, write test metrics to RUN_DIR/metrics.json."""
+    """Train a model with BPR, select the best epoch on validation, write test metrics to RUN_DIR/metrics.json.
+
+    Running the same command again continues the run in --out from wherever it stopped.
+    """
     from hhfan.runner import resolve_run, train_run
 
     sets = list(overrides or []) + ([f"train.device={device}"] if device else [])
@@ -320,7 +326,8 @@ def train_cmd(
             if not torch.cuda.is_available():
                 raise ValueError(f"--device {cfg.train.device}: no CUDA device here; use --device cpu")
         with _bar("training") as step:
-            metrics = train_run(data, out, cfg, resume=resume, say=_say, on_epoch=_epoch_line, on_step=step)
+            metrics = train_run(data, out, cfg, resume=resume, say=_say, on_epoch=_epoch_line, on_step=step,
+                                overwrite=overwrite)
     _print_metrics(metrics)
     console.print(Text.assemble(("done", "green"), f": {out}/metrics.json"))
 
@@ -382,7 +389,7 @@ def tune_cmd(
     with _errors():
         _check_run_dir(out, data)
         if write_preset is not None:
-            check_not_input(write_preset, [data, out], "--write-preset")
+            check_not_input(write_preset, [data], "--write-preset")
         names = parse_models(model)
         if len(names) != 1:
             raise ValueError(f"--model takes one model, got {model!r}")

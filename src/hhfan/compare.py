@@ -78,7 +78,7 @@ def ensure_run(data_dir: Path, run_dir: Path, cfg: RunConfig) -> None:
         stamp = run_dir / "wall.json"
         before = json.loads(stamp.read_text())["wall_seconds"] if extend and stamp.exists() else 0.0
         t0 = time.perf_counter()
-        train_run(data_dir, run_dir, cfg, resume=(run_dir / "last.pt").exists())
+        train_run(data_dir, run_dir, cfg)  # continues a killed run from wherever it stopped
         with atomic_file(stamp) as tmp:
             tmp.write_text(json.dumps({"wall_seconds": before + time.perf_counter() - t0}))
 

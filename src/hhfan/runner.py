@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import yaml
 
+from hhfan import rundir
 from hhfan.config import ConfigError, from_dict, resolve, to_dict
 from hhfan.data.atomic import atomic_file
 from hhfan.data.dataset import Dataset, DatasetError
@@ -199,35 +200,70 @@ def resumable(old: RunConfig, new: RunConfig) -> bool:
 def train_run(data_dir: Path, run_dir: Path, cfg: RunConfig, resume: bool = False, say: Say = _quiet,
               on_epoch: Callable[[EpochRecord], None] | None = None,
               on_step: Callable[[int, int], None] | None = None,
-              on_sample: Callable[[int, int], None] | None = None) -> dict[str, dict[str, float]]:
+              on_sample: Callable[[int, int], None] | None = None,
+              overwrite: bool = False) -> dict[str, dict[str, float]]:
     """Split + graph + RWSS, train with early stopping on validation, evaluate the best epoch on test.
 
-    ``resume`` continues the run in ``run_dir``: a killed one, or one (even finished) to a higher epoch cap
-    (:func:`extends`), also with other threads or on another device (:func:`execution_free`).
+    A ``run_dir`` that already holds this run is continued from wherever it stopped (config written, graph
+    built or half-built, any epoch, finished: then only re-evaluated), also to a higher epoch cap
+    (:func:`extends`) and with other threads or on another device (:func:`execution_free`); a run of another
+    config is an error, replaced only with ``overwrite`` (:mod:`hhfan.rundir`). ``resume`` insists that there
+    is a run to continue. One process trains in a run directory at a time.
     """
     run_dir = Path(run_dir)
     ds = read_dataset(data_dir)
-    if resume:
+    if ds.interactions.split is not None and cfg.split.kind != "predefined":
+        say(f"warning: {data_dir} has its own train/val/test split, but this run uses a {cfg.split.kind} split "
+            "(split.kind); its figures are not comparable with those published on the dataset's split. Set "
+            "split.kind=predefined to use it")
+    existing = rundir.prepare(run_dir, data_dir, overwrite)
+    if resume and not existing:
+        raise DatasetError(f"{run_dir}: no run to resume (no config.yaml); drop --resume to start one")
+    with rundir.locked(run_dir):
+        art = _prepare_run(run_dir, data_dir, ds, cfg, existing, say, on_sample)
+        return _train_and_test(run_dir, ds, art, cfg, existing, say, on_epoch, on_step)
+
+
+def _prepare_run(run_dir: Path, data_dir: Path, ds: Dataset, cfg: RunConfig, existing: bool, say: Say,
+                 on_sample: Callable[[int, int], None] | None) -> GraphArtifacts:
+    """Write or check ``config.yaml``, then load the run's graph, or build it if it is missing."""
+    if existing:
         old, _, fp = read_config(run_dir)
         if fp != ds.fingerprint():
             raise DatasetError(f"{run_dir} was trained on different data (fingerprint mismatch); "
                                "point --data at the dataset it was trained on")
         if not resumable(old, cfg):
-            raise DatasetError(f"{run_dir}: --resume with a different config (only a higher train.epochs, "
-                               "train.device or train.num_threads may differ); drop the other overrides or "
-                               "start a new run")
-        art = GraphArtifacts.load(run_dir / "graph")
+            raise DatasetError(f"{run_dir} holds a run of a different config (only a higher train.epochs, train.device "
+                               "or train.num_threads may differ); choose another --out, drop the other overrides, "
+                               "or pass --overwrite to replace that run")
         if execution_free(old) != execution_free(cfg):  # a higher cap: the old test metrics go stale
             (run_dir / "metrics.json").unlink(missing_ok=True)
         if old != cfg:
             write_config(run_dir, cfg, data_dir, fp)
+        say(f"continuing the run in {run_dir}")
     else:
-        if run_dir.exists() and any(run_dir.iterdir()):
-            raise FileExistsError(f"{run_dir} is not empty; choose another --out, or pass --resume")
-        run_dir.mkdir(parents=True, exist_ok=True)
         write_config(run_dir, cfg, data_dir, ds.fingerprint())
-        art = build_artifacts(ds, cfg.build_config(), say=say, progress=on_sample)
-        art.save(run_dir / "graph")
+    if (run_dir / "graph").exists():
+        art = GraphArtifacts.load(run_dir / "graph")
+        check_graph(run_dir, art, cfg)
+        return art
+    art = build_artifacts(ds, cfg.build_config(), say=say, progress=on_sample)
+    art.save(run_dir / "graph")  # atomic: a run killed here has no graph/ and rebuilds it (deterministic)
+    return art
+
+
+def check_graph(run_dir: Path, art: GraphArtifacts, cfg: RunConfig) -> None:
+    """The run's ``graph/`` must be the one its config builds (split, M-HIG and sampler settings)."""
+    if art.config != cfg.build_config():
+        raise DatasetError(f"{run_dir}/graph was built with other split, graph or sampler settings than the run's "
+                           "config.yaml (rebuilt or copied since?); its metrics would not be this run's: retrain "
+                           "in a new --out")
+
+
+def _train_and_test(run_dir: Path, ds: Dataset, art: GraphArtifacts, cfg: RunConfig, resume: bool, say: Say,
+                    on_epoch: Callable[[EpochRecord], None] | None,
+                    on_step: Callable[[int, int], None] | None) -> dict[str, dict[str, float]]:
+    """Train (or continue) with early stopping on validation, then write the best epoch's test metrics."""
     if cfg.train.num_threads:  # before building: some baselines do heavy work (SVD, PathSim) at build time
         torch.set_num_threads(cfg.train.num_threads)
     model = build_model(cfg, ds, art)
@@ -237,8 +273,8 @@ def train_run(data_dir: Path, run_dir: Path, cfg: RunConfig, resume: bool = Fals
     extra = (WalkPositives(art.graph, cfg.train.tau, cfg.train.walk_positives)
              if cfg.train.tau > 1 and cfg.train.walk_positives > 0 else None)
     log = run_dir / "train_log.jsonl"
-    if not resume:
-        log.unlink(missing_ok=True)
+    if not (run_dir / "last.pt").exists():
+        log.unlink(missing_ok=True)  # epochs logged after the last checkpoint are trained again
 
     def logged(rec: EpochRecord) -> None:
         with open(log, "a") as fh:
@@ -247,14 +283,29 @@ def train_run(data_dir: Path, run_dir: Path, cfg: RunConfig, resume: bool = Fals
             on_epoch(rec)
 
     meta = {"fingerprint": ds.fingerprint(), "config": yaml.safe_dump(to_dict(cfg))}
-    train(model, TrainJob(pairs=pairs, config=cfg.train, validate=validation_fn(ds, art, cfg), run_dir=run_dir,
-                          extra_positives=extra, meta=meta, resume=resume, on_epoch=logged, on_step=on_step))
+    history = train(model, TrainJob(pairs=pairs, config=cfg.train, validate=validation_fn(ds, art, cfg),
+                                    run_dir=run_dir, extra_positives=extra, meta=meta, resume=resume,
+                                    on_epoch=logged, on_step=on_step))
+    with atomic_file(log) as tmp:  # the log is the checkpoint's history: whole, in order, even after a kill
+        tmp.write_text("".join(json.dumps(vars(rec)) + "\n" for rec in history))
+    _say_cap(history, cfg, run_dir, say)
     run = load_run(run_dir, ds=ds)
     say("evaluating the best epoch on the test split")
     metrics = evaluate_run(run)
     with atomic_file(run_dir / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=2))
     return metrics
+
+
+def _say_cap(history: Sequence[EpochRecord], cfg: RunConfig, run_dir: Path, say: Say) -> None:
+    """Warn when the best validation epoch is the cap's last: validation may still be rising."""
+    if len(history) < 2 or history[-1].epoch != cfg.train.epochs - 1:
+        return
+    best = max(history, key=lambda r: r.val[cfg.train.val_metric])
+    if best.epoch == history[-1].epoch:
+        say(f"warning: the best validation epoch is the last one the cap allows (train.epochs={cfg.train.epochs}); "
+            f"validation may still be rising. Continue exactly with the same command and --set "
+            f"train.epochs={2 * cfg.train.epochs} (same --out {run_dir})")
 
 
 def load_run(run_dir: Path, ds: Dataset | None = None, data_dir: Path | None = None, device: str = "cpu") -> Run:
@@ -268,6 +319,7 @@ def load_run(run_dir: Path, ds: Dataset | None = None, data_dir: Path | None = N
                            "pass --data with the dataset it was trained on")
     art = GraphArtifacts.load(run_dir / "graph")
     art.check(ds)
+    check_graph(run_dir, art, cfg)
     best = run_dir / "best.pt"
     if not best.exists():
         raise DatasetError(f"{run_dir}: best.pt is missing; training has not finished an epoch (use --resume)")
