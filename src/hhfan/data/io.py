@@ -399,19 +399,38 @@ def _read_features(root: Path, num_videos: int, problems: list[Problem]) -> dict
             problems.append(Problem(fname, None, None, f"has {arr.shape[0]} rows but videos has "
                                     f"{num_videos}; row i must describe the i-th video"))
             continue
-        bad = np.flatnonzero(~np.isfinite(arr).all(axis=1)) if arr.dtype.kind == "f" else np.empty(0, np.int64)
+        bad, big = _unfit_rows(arr)
         for i in bad[:MAX_LISTED].tolist():
             problems.append(Problem(fname, i, None, "NaN or infinite value; impute or drop the video"))
-        with np.errstate(invalid="ignore"):
-            big = np.abs(np.nan_to_num(np.asarray(arr, dtype=np.float64), posinf=0, neginf=0)) > _FLOAT32_MAX
-        for i in np.flatnonzero(big.any(axis=1))[:MAX_LISTED].tolist():
-            x = float(np.asarray(arr[i], dtype=np.float64)[big[i]][0])
+        for i in big[:MAX_LISTED].tolist():
+            row = np.asarray(arr[i], dtype=np.float64)
+            x = float(row[np.abs(row) > _FLOAT32_MAX][0])
             problems.append(Problem(fname, i, None, f"value {x:.3g} is beyond the float32 range (±3.4e38) features "
                                     "are stored in; rescale the features"))
-        if bad.size or big.any():
+        if bad.size or big.size:
             continue
         features[f.stem] = np.asarray(arr, dtype=np.float32)
     return features
+
+
+def _unfit_rows(arr: np.ndarray, block: int = 65_536) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of feature matrix ``arr`` with a NaN/inf value, and (finite) rows with a value beyond float32.
+
+    Read in blocks of rows, so a memory-mapped matrix is checked without a full-size temporary.
+    """
+    bad: list[np.ndarray] = []
+    big: list[np.ndarray] = []
+    if arr.dtype.kind == "f":
+        wide = arr.dtype.itemsize > 4  # only wider floats can exceed the float32 range
+        for lo in range(0, arr.shape[0], block):
+            chunk = np.asarray(arr[lo : lo + block])
+            finite = np.isfinite(chunk)
+            bad.append(lo + np.flatnonzero(~finite.all(axis=1)))
+            if wide:
+                over = (np.abs(np.where(finite, chunk, 0)) > _FLOAT32_MAX).any(axis=1) & finite.all(axis=1)
+                big.append(lo + np.flatnonzero(over))
+    empty = np.empty(0, np.int64)
+    return (np.concatenate(bad) if bad else empty), (np.concatenate(big) if big else empty)
 
 
 def _read_tags(tables: dict[str, tuple[Path, pd.DataFrame]], uindex: pd.Index, vindex: pd.Index,
