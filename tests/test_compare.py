@@ -114,3 +114,8 @@ def test_compare_picks_up_a_run_killed_before_its_graph(synthetic_world: Path, t
     write_config(run, cfg, synthetic_world, read_dataset(synthetic_world).fingerprint())  # killed here
     doc = compare(synthetic_world, ["bprmf"], [0], tmp_path, overrides=QUICK)
     assert doc["results"]["bprmf"]["epochs"] == [2] and (run / "metrics.json").exists()
+
+
+def test_a_seed_varies_split_graph_and_sampler() -> None:
+    cfg = run_config("hhfan", 2, None, [])
+    assert (cfg.split.seed, cfg.graph.seed, cfg.sampler.seed, cfg.train.seed) == (2, 2, 2, 2)

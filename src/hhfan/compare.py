@@ -1,15 +1,17 @@
 """Side-by-side comparison of models on one dataset (the engine of ``hhfan compare``).
 
 Every ``(model, seed)`` pair is one ordinary training run (:func:`hhfan.runner.train_run`) in
-``OUT/runs/<model>/seed<S>`` with ``train.seed = split.seed = S``, so all models of one seed share the
-same split, and seeds differ in initialisation, triples and (for random splits) the split itself.
+``OUT/runs/<model>/seed<S>`` with ``train.seed = split.seed = graph.seed = sampler.seed = S``: all models of one
+seed share the same split and graph, and a seed varies everything random (the split for random splits, the
+k-means codebooks, the RWSS walks, initialisation and triples), so the spread over seeds is the whole variance.
 A model's config is ``CONFIGS/<model>.yaml`` when a config directory is given and holds one, else the
 defaults, then the common ``--set`` overrides. Finished runs (``metrics.json`` present) are reused and a
 killed run is resumed, so an interrupted comparison continues where it stopped; a run directory whose
 config differs from the one asked for (other than threads and device) is an error, never silently reused.
 
 Results: ``OUT/compare.json`` (per model: per-seed test metrics, mean and std per protocol and metric,
-training wall time and seconds per epoch) and ``OUT/compare.md`` (a Markdown table, mean ± std).
+training wall time, seconds per epoch and what λ penalises, :func:`hhfan.model.registry.l2_scope`) and
+``OUT/compare.md`` (a Markdown table, mean ± std).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from hhfan.data.atomic import atomic_file
-from hhfan.model.registry import MODEL_NAMES, display_name
+from hhfan.model.registry import MODEL_NAMES, display_name, l2_scope
 from hhfan.runner import RunConfig, execution_free, extends, read_config, resolve_run, resumable, train_run
 
 SHOWN: dict[str, tuple[str, ...]] = {"sampled": ("precision@10", "recall@10", "ndcg@10", "auc"),
@@ -56,7 +58,7 @@ def parse_models(text: str) -> list[str]:
 def run_config(model: str, seed: int, configs: Path | None, overrides: Sequence[str]) -> RunConfig:
     """The config of one run: ``configs/<model>.yaml`` (if present), then the seed, then ``overrides``."""
     preset = configs / f"{model}.yaml" if configs is not None else None
-    sets = [f"train.seed={seed}", f"split.seed={seed}", *overrides]
+    sets = [f"train.seed={seed}", f"split.seed={seed}", f"graph.seed={seed}", f"sampler.seed={seed}", *overrides]
     return resolve_run(preset if preset is not None and preset.exists() else None, sets, model)
 
 
@@ -132,6 +134,7 @@ def summarise(records: Sequence[RunRecord]) -> dict[str, Any]:
                       "train_wall_seconds": {"mean": float(np.mean([r.wall_seconds for r in rs])),
                                              "std": float(np.std([r.wall_seconds for r in rs]))},
                       "seconds_per_epoch": float(np.median([r.seconds_per_epoch for r in rs])),
+                      "l2": l2_scope(model),
                       "epochs": [r.epochs for r in rs]}
     return out
 

@@ -79,3 +79,11 @@ def test_model_config_is_saved_under_model_and_nothing_else(synthetic_world: Pat
     doc = (tmp_path / "run" / "config.yaml").read_text()
     assert "baseline:" not in doc and "model_name: bprmf" in doc
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["full"]["num_users"] > 0
+
+
+def test_every_model_states_what_lambda_penalises() -> None:
+    from hhfan.model.registry import l2_scope
+
+    scopes = {name: l2_scope(name) for name in MODEL_NAMES}
+    assert all(scopes.values()), scopes
+    assert "every parameter" in scopes["hhfan"].lower() and "batch" in scopes["bprmf"]

@@ -29,6 +29,7 @@ Two registered models share this module (:mod:`hhfan.model.registry`):
 from __future__ import annotations
 
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -287,6 +288,10 @@ class HHFAN(Recommender):
         out = torch.cat([self.nodes_forward(nodes[s : s + batch_size], table).emb
                          for s in range(0, nodes.shape[0], batch_size)])
         return out[: self.num_users], out[self.num_users :]
+
+    def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
+        """Every parameter, embedding tables included, at every step (λ‖θ‖² of HHFAN Eq. 10 over all of θ)."""
+        yield from self.parameters()
 
     def candidate_names(self) -> list[str]:
         """Names of the Eq. (6) candidates, in the order of :attr:`NodeOutput.alpha`."""

@@ -40,7 +40,8 @@ class ModelSpec:
     Attributes:
         name: registry name (``--model``, ``model_name`` of a preset).
         display: name in results tables.
-        module: module defining ``build(ctx)`` and the config class.
+        module: module defining ``build(ctx)``, the model class and the config class.
+        model: name of the model class in ``module``.
         config: name of the frozen config dataclass in ``module``.
         summary: one sentence: what the model is (for a variant: what it adds to the paper's HHFAN).
     """
@@ -48,6 +49,7 @@ class ModelSpec:
     name: str
     display: str
     module: str
+    model: str
     config: str
     summary: str
 
@@ -62,23 +64,36 @@ class ModelSpec:
 
 
 SPECS: tuple[ModelSpec, ...] = (
-    ModelSpec("hhfan", "HHFAN", "hhfan.model.hhfan", "HHFANConfig",
+    ModelSpec("hhfan", "HHFAN", "hhfan.model.hhfan", "HHFAN", "HHFANConfig",
               "the paper's model as published: Eq. (1)-(10), three candidates in Eq. (6), plain inputs"),
-    ModelSpec("hhfan-hybrid", "HHFAN-hybrid", "hhfan.model.hhfan", "HybridConfig",
+    ModelSpec("hhfan-hybrid", "HHFAN-hybrid", "hhfan.model.hhfan", "HHFAN", "HybridConfig",
               "HHFAN plus a self candidate in Eq. (6), LightGCN-style input propagation and neighbour dropout"),
-    ModelSpec("pop", "Most-popular", "hhfan.baselines.pop", "PopConfig", "training interaction counts"),
-    ModelSpec("bprmf", "BPR-MF", "hhfan.baselines.mf", "MFConfig", "BPR matrix factorisation"),
-    ModelSpec("neumf", "NeuMF", "hhfan.baselines.neumf", "NeuMFConfig", "GMF + MLP tower with content"),
-    ModelSpec("fm", "FM (HIG fields)", "hhfan.baselines.fm", "FMConfig", "factorisation machine on M-HIG fields"),
-    ModelSpec("deepfm", "DeepFM", "hhfan.baselines.deepfm", "DeepFMConfig", "FM + MLP on M-HIG fields"),
-    ModelSpec("lightgcn", "LightGCN", "hhfan.baselines.lightgcn", "LightGCNConfig", "linear graph propagation"),
-    ModelSpec("graphsage", "GraphSAGE", "hhfan.baselines.graphsage", "GraphSAGEConfig", "mean aggregation on M-HIG"),
-    ModelSpec("pinsage", "PinSAGE", "hhfan.baselines.pinsage", "PinSAGEConfig", "random-walk importance pooling"),
-    ModelSpec("mmgcn", "MMGCN", "hhfan.baselines.mmgcn", "MMGCNConfig", "one user-video graph per modality"),
-    ModelSpec("han", "HAN", "hhfan.baselines.han", "HANConfig", "meta-path node and semantic attention"),
-    ModelSpec("hetgnn", "HetGNN", "hhfan.baselines.hetgnn", "HetGNNConfig", "Bi-LSTM content and type attention"),
-    ModelSpec("herec", "HERec", "hhfan.baselines.herec", "HERecConfig", "meta-path embeddings fused into MF"),
-    ModelSpec("semrec", "SemRec", "hhfan.baselines.semrec", "SemRecConfig", "weighted meta-path similar users"),
+    ModelSpec("pop", "Most-popular", "hhfan.baselines.pop", "MostPopular", "PopConfig",
+              "training interaction counts"),
+    ModelSpec("bprmf", "BPR-MF", "hhfan.baselines.mf", "BPRMF", "MFConfig",
+              "BPR matrix factorisation"),
+    ModelSpec("neumf", "NeuMF", "hhfan.baselines.neumf", "NeuMF", "NeuMFConfig",
+              "GMF + MLP tower with content"),
+    ModelSpec("fm", "FM (HIG fields)", "hhfan.baselines.fm", "FM", "FMConfig",
+              "factorisation machine on M-HIG fields"),
+    ModelSpec("deepfm", "DeepFM", "hhfan.baselines.deepfm", "DeepFM", "DeepFMConfig",
+              "FM + MLP on M-HIG fields"),
+    ModelSpec("lightgcn", "LightGCN", "hhfan.baselines.lightgcn", "LightGCN", "LightGCNConfig",
+              "linear graph propagation"),
+    ModelSpec("graphsage", "GraphSAGE", "hhfan.baselines.graphsage", "GraphSAGE", "GraphSAGEConfig",
+              "mean aggregation on M-HIG"),
+    ModelSpec("pinsage", "PinSAGE", "hhfan.baselines.pinsage", "PinSAGE", "PinSAGEConfig",
+              "random-walk importance pooling"),
+    ModelSpec("mmgcn", "MMGCN", "hhfan.baselines.mmgcn", "MMGCN", "MMGCNConfig",
+              "one user-video graph per modality"),
+    ModelSpec("han", "HAN", "hhfan.baselines.han", "HAN", "HANConfig",
+              "meta-path node and semantic attention"),
+    ModelSpec("hetgnn", "HetGNN", "hhfan.baselines.hetgnn", "HetGNN", "HetGNNConfig",
+              "Bi-LSTM content and type attention"),
+    ModelSpec("herec", "HERec", "hhfan.baselines.herec", "HERec", "HERecConfig",
+              "meta-path embeddings fused into MF"),
+    ModelSpec("semrec", "SemRec", "hhfan.baselines.semrec", "SemRec", "SemRecConfig",
+              "weighted meta-path similar users"),
 )
 
 REGISTRY: dict[str, ModelSpec] = {s.name: s for s in SPECS}
@@ -90,6 +105,17 @@ def spec(name: str) -> ModelSpec:
     if name not in REGISTRY:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
     return REGISTRY[name]
+
+
+def l2_scope(name: str) -> str:
+    """What λ of Eq. (10) penalises for model ``name``: the first line of its ``l2_terms`` docstring.
+
+    The definition differs between models (as in their papers' code): most penalise the batch's rows of their
+    embedding tables (and some every dense weight), HHFAN every parameter at every step.
+    """
+    cls = getattr(spec(name).load(), spec(name).model)
+    doc = (cls.l2_terms.__doc__ or "").strip().splitlines()
+    return doc[0] if doc else ""
 
 
 def display_name(name: str) -> str:
