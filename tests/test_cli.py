@@ -275,3 +275,15 @@ def test_dump_rankings_never_overwrites_without_overwrite(odd_run: Path, odd_wor
     code, text = _cli("evaluate", "--run", odd_run, "--protocol", "full", "--dump-rankings", mine, "--overwrite")
     assert code == 0 and json.loads(mine.read_text().splitlines()[0])["ranked"]
     assert read_dataset(odd_world).num_users == 80
+
+
+def test_torch_running_out_of_memory_is_one_line(odd_world: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import hhfan.runner as runner
+
+    def oom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setattr(runner, "build_model", oom)
+    code, text = _cli("train", "--data", odd_world, "--out", tmp_path / "r", *[x for s in FAST for x in ("--set", s)])
+    assert code == 1 and "ran out of memory" in _one_error(text)

@@ -164,3 +164,8 @@ def test_config_file_problems_are_config_errors_naming_the_file(tmp_path: Path) 
     broken.write_text("train: [1\n")
     with pytest.raises(ConfigError, match=r"broken\.yaml, line \d+: invalid YAML"):
         resolve(RunConfig, broken, [])
+
+
+def test_an_int_beyond_64_bits_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"model\.dim: .* is outside the 64-bit integer range"):
+        resolve(RunConfig, None, [f"model.dim={10**23}"])

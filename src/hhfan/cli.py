@@ -69,6 +69,8 @@ def _os_message(e: OSError) -> str:
 
 _TORCH_WRITE_FAILURES = ("inline_container", "PytorchStreamWriter", "file write failed")
 """How torch.save reports a failed write (it raises RuntimeError, not OSError, on a full disk)."""
+_TORCH_OUT_OF_MEMORY = ("can't allocate memory", "CUDA out of memory", "not enough memory")
+"""How torch reports a failed allocation (RuntimeError or its subclass OutOfMemoryError, not MemoryError)."""
 
 
 @contextmanager
@@ -85,6 +87,9 @@ def _errors() -> Iterator[None]:
     except OSError as e:  # ours (FileExistsError...) carry a message, the system's an errno
         _fail(str(e) if e.errno is None else _os_message(e))
     except RuntimeError as e:
+        if any(s in str(e) for s in _TORCH_OUT_OF_MEMORY):
+            _fail("ran out of memory; the model or data is larger than this machine can hold (a smaller "
+                  "model.dim / baseline.dim or train.batch_size?)")
         if not any(s in str(e) for s in _TORCH_WRITE_FAILURES):
             raise
         _fail(f"writing a checkpoint failed ({' '.join(str(e).split())[:120]}); the disk is probably full: free "

@@ -138,6 +138,8 @@ def _check(value: Any, tp: Any, key: str) -> Any:
             raise ConfigError(f"{key}: {_show(value)} is too large for a float") from None
     if tp is float and isinstance(value, float) and not math.isfinite(value):
         raise ConfigError(f"{key}: must be a finite number, got {value}")
+    if tp is int and isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        raise ConfigError(f"{key}: {_show(value)} is outside the 64-bit integer range")
     if tp in (int, float, str, bool):
         if isinstance(value, bool) and tp is not bool:
             raise ConfigError(f"{key}: expected {tp.__name__}, got a boolean {value!r}")

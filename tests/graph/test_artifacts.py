@@ -42,3 +42,8 @@ def test_a_folder_in_place_of_a_file_is_named(graph_dir: Path) -> None:
     (graph_dir / "graph.json").mkdir()
     with pytest.raises(DatasetError, match=r"graph\.json: not a regular file"):
         GraphArtifacts.load(graph_dir)
+
+
+def test_a_file_instead_of_a_graph_dir_is_named(graph_dir: Path) -> None:
+    with pytest.raises(DatasetError, match=r"graph\.json: not a folder; give a GRAPH_DIR"):
+        GraphArtifacts.load(graph_dir / "graph.json")

@@ -82,6 +82,9 @@ class GraphArtifacts:
     def load(cls, path: Path) -> GraphArtifacts:
         """Read a GRAPH_DIR; missing or damaged files are a clear :class:`DatasetError`."""
         path = Path(path)
+        if not path.is_dir():
+            raise DatasetError(f"{path}: not a folder; give a GRAPH_DIR written by `hhfan graph build` "
+                               "(or a run's graph/)")
         for name in ("split.npz", "graph.npz", "neighbors.npz", "graph.json"):
             if not (path / name).exists():
                 raise DatasetError(f"{path}: {name} is missing; rebuild with `hhfan graph build`")
