@@ -9,6 +9,7 @@ sampled protocol) and published full-ranking numbers on the TikTok split, for re
     python benchmarks/compare.py --dataset tiktok --seeds 3
     python benchmarks/compare.py --dataset ml-1m --models hhfan,lightgcn,bprmf,pop --seeds 3
     python benchmarks/compare.py --dataset tiktok --seeds 3 --one-seed neumf,deepfm,semrec   # costly ones: seed 0 only
+    python benchmarks/compare.py --dataset tiktok --models hhfan,hhfan-hybrid,lightgcn --results compare_tiktok_head
 
 The Markdown table has a ``seeds`` column, so a model run on fewer seeds is visible as such.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from common import PAPER_NAMES, REPO, SOURCES, ensure_data, paper_table2, published_full_ranking, write_atomic
@@ -34,6 +36,8 @@ def main() -> None:
     ap.add_argument("--one-seed", default="", help="comma-separated models run on seed 0 only (cost)")
     ap.add_argument("--runs", type=Path, default=REPO / "runs" / "compare")
     ap.add_argument("--set", dest="sets", action="append", default=[], help="extra key=value overrides")
+    ap.add_argument("--results", default="", help="results file name without extension (default: "
+                    "compare_<dataset>); a subset of models goes to its own file so the full table stays whole")
     a = ap.parse_args()
     data = ensure_data(a.dataset, a.runs)
     models = a.models.split(",")
@@ -46,7 +50,8 @@ def main() -> None:
     doc["data"] = f"imported from ../shared/data ({SOURCES[a.dataset][0]})"
     doc["paper_table2"] = {m: paper_table2(a.dataset, m) for m in PAPER_NAMES if paper_table2(a.dataset, m)}
     doc["published_full_ranking"] = published_full_ranking(a.dataset)
-    result = REPO / "benchmarks" / "results" / f"compare_{a.dataset}.json"
+    doc["command"] = "python benchmarks/compare.py " + " ".join(sys.argv[1:])
+    result = REPO / "benchmarks" / "results" / f"{a.results or 'compare_' + a.dataset}.json"
     write_atomic(result, json.dumps(doc, indent=2))
     lines = [(out / "compare.md").read_text().replace(str(REPO / "configs"), "configs"), ""]
     if doc["paper_table2"]:
