@@ -322,6 +322,9 @@ def _timestamps(col: pd.Series, path: Path, problems: list[Problem]) -> np.ndarr
             "store timestamps as int64")
         return np.where(nonint, 0, np.nan_to_num(x)).astype(np.int64)
     s = col.astype(str)
+    fast = pd.to_numeric(s, errors="coerce")  # C parser; int64 only when every cell is an exact int64
+    if fast.dtype == np.int64:
+        return fast.to_numpy()
     try:
         return s.to_numpy(dtype=object).astype(np.int64)  # exact: int() per cell
     except (ValueError, OverflowError, TypeError):
