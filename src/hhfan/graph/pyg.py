@@ -1,4 +1,8 @@
-"""Export an M-HIG to PyTorch Geometric's ``HeteroData`` so PyG layers can serve the graph baselines."""
+"""Export an M-HIG to PyTorch Geometric's ``HeteroData``, for users who bring their own PyG models.
+
+No model of this package needs it (they read the CSR adjacency and RWSS tables directly, which is faster on CPU);
+it is the documented bridge to the PyG ecosystem, tested against the graph edge for edge.
+"""
 
 from __future__ import annotations
 
