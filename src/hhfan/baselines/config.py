@@ -68,3 +68,21 @@ def check_mlp(mlp: tuple[int, ...]) -> None:
 def check_positive(cfg: object, *names: str) -> None:
     """Each named integer field must be >= 1."""
     _at_least(cfg, 1, *names)
+
+
+@dataclass(frozen=True)
+class TowerConfig(EmbeddingConfig):
+    """A model with an MLP tower (NeuMF, DeepFM): :class:`EmbeddingConfig` plus the tower.
+
+    Attributes:
+        dropout: dropout after every ReLU of the tower.
+        mlp: hidden sizes of the tower, first layer first.
+    """
+
+    dropout: float = 0.0
+    mlp: tuple[int, ...] = (128, 64)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_dropout(self.dropout)
+        check_mlp(self.mlp)

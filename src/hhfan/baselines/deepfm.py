@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from hhfan.baselines.blocks import PairTower
-from hhfan.baselines.config import EmbeddingConfig, check_dropout, check_mlp
+from hhfan.baselines.config import TowerConfig
 from hhfan.baselines.fields import FeatureFields, FieldEmbedding
 from hhfan.model.base import Recommender
 
@@ -36,21 +36,8 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class DeepFMConfig(EmbeddingConfig):
-    """DeepFM.
-
-    Attributes:
-        dropout: dropout after every ReLU of the MLP.
-        mlp: hidden sizes of the MLP, first layer first.
-    """
-
-    dropout: float = 0.0
-    mlp: tuple[int, ...] = (128, 64)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_dropout(self.dropout)
-        check_mlp(self.mlp)
+class DeepFMConfig(TowerConfig):
+    """DeepFM: embedding size, initialisation, and the MLP tower's ``dropout`` and ``mlp`` sizes."""
 
 
 class DeepFM(Recommender):

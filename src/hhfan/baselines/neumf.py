@@ -39,7 +39,7 @@ import torch
 from torch import Tensor, nn
 
 from hhfan.baselines.blocks import PairTower
-from hhfan.baselines.config import EmbeddingConfig, check_dropout, check_mlp
+from hhfan.baselines.config import TowerConfig
 from hhfan.model.base import Recommender
 from hhfan.model.inputs import video_content
 
@@ -47,21 +47,8 @@ if TYPE_CHECKING:
     from hhfan.model.registry import BuildContext
 
 @dataclass(frozen=True)
-class NeuMFConfig(EmbeddingConfig):
-    """NeuMF.
-
-    Attributes:
-        dropout: dropout after every ReLU of the MLP tower.
-        mlp: hidden sizes of the MLP tower, first layer first.
-    """
-
-    dropout: float = 0.0
-    mlp: tuple[int, ...] = (128, 64)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_dropout(self.dropout)
-        check_mlp(self.mlp)
+class NeuMFConfig(TowerConfig):
+    """NeuMF: embedding size, initialisation, and the MLP tower's ``dropout`` and ``mlp`` sizes."""
 
 
 class NeuMF(Recommender):
