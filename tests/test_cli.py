@@ -287,3 +287,12 @@ def test_torch_running_out_of_memory_is_one_line(odd_world: Path, tmp_path: Path
     monkeypatch.setattr(runner, "build_model", oom)
     code, text = _cli("train", "--data", odd_world, "--out", tmp_path / "r", *[x for s in FAST for x in ("--set", s)])
     assert code == 1 and "ran out of memory" in _one_error(text)
+
+
+def test_a_bad_option_value_is_one_usage_line_with_exit_2(tmp_path: Path) -> None:
+    res = subprocess.run([sys.executable, "-m", "hhfan", "data", "synth", "--users", "many", "--out",
+                          str(tmp_path / "w")], capture_output=True, text=True, env={**os.environ, "COLUMNS": "80"})
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("usage error: Invalid value for '--users'"), res.stderr
+    assert lines[0].endswith("see hhfan data synth --help") or "--help" in lines[0]

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import errno
 import json
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -24,14 +25,47 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperGroup
 
 from hhfan.config import ConfigError, resolve
 from hhfan.data.dataset import DatasetError
 from hhfan.data.outputs import OutputError, check_dir_output, check_file_output, check_not_input
 from hhfan.model.registry import MODEL_NAMES
 
+
+class _OneLineErrorsGroup(TyperGroup):
+    """The top-level command group: a usage error (a bad option value, an unknown option) is one line too,
+    not a boxed panel wrapped at 80 columns; exit code 2 as usual."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, windows_expand_args: bool = True, **extra: Any) -> Any:
+        """Run the CLI; in standalone mode print usage errors on one line and exit with their code."""
+        def run() -> Any:
+            return super(_OneLineErrorsGroup, self).main(args, prog_name, complete_var, False, windows_expand_args,
+                                                         **extra)
+
+        if not standalone_mode:
+            return run()
+        try:
+            rv = run()
+        except typer.TyperException as e:
+            code = int(getattr(e, "exit_code", 2))
+            show = getattr(e, "show", None)
+            if type(e).__name__ == "NoArgsIsHelpError" or not hasattr(e, "format_message"):
+                show() if show is not None else err.print(str(e))  # the help text, as typer prints it
+                sys.exit(code)
+            ctx = getattr(e, "ctx", None)
+            hint = f"; see {ctx.command_path} --help" if ctx is not None else ""
+            err.print(Text.assemble(("usage error:", "red"), " ", " ".join(e.format_message().split()) + hint))
+            sys.exit(code)
+        except typer.Abort:
+            err.print("aborted")
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 app = typer.Typer(help="HHFAN micro-video recommendation: data, graph, sampling.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+                  pretty_exceptions_enable=False, cls=_OneLineErrorsGroup)
 data_app = typer.Typer(help="Validate, describe, import and generate datasets.", no_args_is_help=True)
 graph_app = typer.Typer(help="Build the M-HIG and its RWSS neighbour tables.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
