@@ -107,3 +107,20 @@ def test_warnings_for_a_capped_best_epoch_and_an_ignored_predefined_split(synthe
     said.clear()
     train_run(labelled, tmp_path / "r2", _cfg("train.epochs=1"), say=said.append)
     assert any(s.startswith("warning:") and "split.kind=predefined" in s for s in said), said
+
+
+def test_a_damaged_run_config_is_a_one_line_error(finished: tuple[Path, dict], tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(finished[0], run)
+    for text in ("- just\n- a list\n", "model_name: [unclosed\n", "data: /x\n"):
+        (run / "config.yaml").write_text(text)
+        with pytest.raises(DatasetError, match="config.yaml"):
+            load_run(run)
+
+
+def test_val_metric_k_must_be_evaluated() -> None:
+    from hhfan.config import ConfigError
+
+    with pytest.raises(ConfigError, match="eval.ks"):
+        resolve(RunConfig, None, ["train.val_metric=ndcg@50"])
+    assert resolve(RunConfig, None, ["train.val_metric=ndcg@50", "eval.ks=[10, 50]"]).train.val_metric == "ndcg@50"

@@ -105,3 +105,21 @@ def test_cli_tune(synthetic_world: Path, tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, ["tune", "--data", str(synthetic_world), "--model", "bprmf,pop", "--grid",
                                    "train.lr=1", "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "one model" in bad.output
+
+
+def test_write_preset_replaces_only_a_preset_of_the_tuned_model(tmp_path: Path) -> None:
+    from hhfan.data.outputs import OutputError
+    from hhfan.tune import check_preset_target
+
+    check_preset_target(tmp_path / "new.yaml", "bprmf")  # a new file: fine
+    ok = tmp_path / "bprmf.yaml"
+    ok.write_text("model_name: bprmf\ntrain:\n  lr: 0.01\n")
+    check_preset_target(ok, "bprmf")
+    for text in ("model_name: lightgcn\n", "user_id,gender\nu1,f\n"):
+        other = tmp_path / "other.yaml"
+        other.write_text(text)
+        with pytest.raises(OutputError, match="not a preset for bprmf"):
+            check_preset_target(other, "bprmf")
+        assert other.read_text() == text
+    with pytest.raises(OutputError, match="does not exist"):
+        check_preset_target(tmp_path / "missing" / "p.yaml", "bprmf")

@@ -422,7 +422,7 @@ def tune_cmd(
     import sys
 
     from hhfan.compare import parse_models
-    from hhfan.tune import grid_points, parse_grid, tune
+    from hhfan.tune import check_preset_target, grid_points, parse_grid, tune
     from hhfan.tune import write_preset as write
 
     with _errors():
@@ -433,6 +433,8 @@ def tune_cmd(
         if len(names) != 1:
             raise ValueError(f"--model takes one model, got {model!r}")
         name = names[0]
+        if write_preset is not None:
+            check_preset_target(write_preset, name)
         if configs is not None and not configs.is_dir():
             raise FileNotFoundError(f"--configs {configs}: not a directory")
         axes = parse_grid(grid)

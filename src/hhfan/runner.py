@@ -68,6 +68,10 @@ class RunConfig:
             object.__setattr__(self, "model", model_config(self.model_name, self.model))
         elif type(self.model) is not cls:
             raise ConfigError(f"model {self.model_name!r} needs a {cls.__name__}, got {type(self.model).__name__}")
+        k = self.train.val_metric.partition("@")[2]
+        if k and int(k) not in self.eval.ks:
+            raise ConfigError(f"train.val_metric={self.train.val_metric} needs K={k} among eval.ks "
+                              f"({min(self.eval.ks)}..{max(self.eval.ks)}); add it to eval.ks or choose another K")
 
     def build_config(self) -> GraphBuildConfig:
         """The graph-stage part of the config."""
@@ -168,7 +172,13 @@ def read_config(run_dir: Path) -> tuple[RunConfig, Path, str]:
     path = Path(run_dir) / "config.yaml"
     if not path.exists():
         raise DatasetError(f"{run_dir}: no config.yaml; is this a run directory written by `hhfan train`?")
-    doc = yaml.safe_load(path.read_text())
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise DatasetError(f"{path}: cannot be read as YAML ({str(e).splitlines()[0]}); retrain in a new --out") from e
+    if not isinstance(doc, dict) or not isinstance(doc.get("data"), str) or "fingerprint" not in doc:
+        raise DatasetError(f"{path}: not an hhfan run config (a mapping with 'data' and 'fingerprint'); retrain in "
+                           "a new --out")
     data, fp = Path(doc.pop("data")), str(doc.pop("fingerprint"))
     return from_dict(RunConfig, doc), data, fp
 

@@ -156,6 +156,31 @@ def _tune_blocks(lines: Sequence[str]) -> list[list[str]]:
     return [b for b in blocks if b]
 
 
+def check_preset_target(path: Path, model: str) -> None:
+    """``--write-preset`` may create a new file or replace a preset of ``model``; anything else is refused.
+
+    A file that exists must be a YAML mapping naming ``model_name: <model>`` (a preset this command improves);
+    any other file (another model's preset, a dataset table, a non-YAML file) is never overwritten.
+    """
+    from hhfan.data.outputs import OutputError  # the output guard's error: one line, exit 1
+
+    path = Path(path)
+    if not (path.exists() or path.is_symlink()):
+        if not path.parent.is_dir():
+            raise OutputError(f"--write-preset {path}: the folder {path.parent} does not exist; create it first")
+        return
+    if path.is_symlink() or not path.is_file():
+        raise OutputError(f"--write-preset {path} is not a regular file; hhfan never replaces it")
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        doc = None
+    named = doc.get("model_name") if isinstance(doc, dict) else None
+    if named != model:
+        raise OutputError(f"--write-preset {path} exists and is not a preset for {model} (model_name: {named}); "
+                          "hhfan replaces only a preset of the tuned model; choose another file")
+
+
 def write_preset(doc: Mapping[str, Any], path: Path, command: str) -> None:
     """Write ``path``: the base preset (if any) with the best point's values, headed by ``# [tune]`` lines.
 
