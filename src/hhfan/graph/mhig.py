@@ -179,6 +179,20 @@ class HeteroGraph:
         return np.stack([src[keep] - lo, dst[keep] - self.type_offsets[tb]], axis=1)
 
 
+def fit_derived_tags(ds: Dataset, cfg: GraphConfig) -> quantize.DerivedTagTree | None:
+    """The derived tag tree of a dataset without any tag but with features (None otherwise).
+
+    Hierarchical quantisation (:func:`~hhfan.graph.quantize.fit_derived_tag_tree`) of the concatenated
+    standardised modality features; deterministic for ``cfg.seed``, so a later call (placing a new video,
+    :mod:`hhfan.inductive`) recovers the tree the graph was built with.
+    """
+    if ds.num_tags or not ds.modalities:
+        return None
+    x = np.concatenate([quantize.standardise(ds.features[m]) for m in ds.modalities], axis=1)
+    num_parents = cfg.derived_tag_parents or max(2, round(np.sqrt(cfg.derived_tags)))
+    return quantize.fit_derived_tag_tree(x, cfg.derived_tags, num_parents, cfg.seed)
+
+
 def _tags(ds: Dataset, cfg: GraphConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool,
                                                   np.ndarray | None]:
     """Tag names, video-tag pairs, user-tag pairs, tag-tree pairs, derived flag, tag node features."""
@@ -204,9 +218,9 @@ def _tags(ds: Dataset, cfg: GraphConfig) -> tuple[np.ndarray, np.ndarray, np.nda
     if not feats:
         empty = np.empty((0, 2), dtype=np.int32)
         return np.empty(0, dtype=object), empty, empty, empty, True, None
-    x = np.concatenate(feats, axis=1)
-    num_parents = cfg.derived_tag_parents or max(2, round(np.sqrt(cfg.derived_tags)))
-    leaf_of_video, parent_of_leaf, cents = quantize.derive_tag_tree(x, cfg.derived_tags, num_parents, cfg.seed)
+    fitted = fit_derived_tags(ds, cfg)
+    assert fitted is not None
+    leaf_of_video, parent_of_leaf, cents = fitted.leaf_of_row, fitted.parent_of_leaf, fitted.leaf_centroids
     nl, npar = parent_of_leaf.shape[0], int(parent_of_leaf.max()) + 1
     names = np.array([f"derived:{parent_of_leaf[i]}.{i}" for i in range(nl)]
                      + [f"derived:{p}" for p in range(npar)], dtype=object)

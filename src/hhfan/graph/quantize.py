@@ -12,6 +12,8 @@ k-means gives parent tags, a k-means inside each coarse cluster gives leaf tags.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
 
@@ -60,15 +62,55 @@ def nearest_codewords(x: np.ndarray, centroids: np.ndarray, links: int, chunk: i
     return out
 
 
-def derive_tag_tree(
-    x: np.ndarray, num_leaves: int, num_parents: int, seed: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Hierarchical quantisation of rows ``x`` into a 2-level tag tree.
+@dataclass(frozen=True)
+class DerivedTagTree:
+    """A derived 2-level tag tree and what it takes to place a new row in it (:func:`fit_derived_tag_tree`).
 
-    Returns ``(leaf_of_row [n], parent_of_leaf [L], leaf_centroids [L, d])``: a coarse k-means with
-    ``num_parents`` clusters, then within each coarse cluster a k-means with a share of
-    ``num_leaves`` proportional to its size (at least one leaf per parent).
+    Attributes:
+        mean, std: column statistics of the standardisation applied to the rows before quantising
+            (``std`` with zeros replaced by 1, as :func:`standardise`).
+        parents: coarse centroids ``[P, d]`` (parent tags, before empty ones are dropped).
+        sub: per coarse centroid, its leaf centroids ``[L_p, d]`` (None when no row fell in it).
+        leaf_ids: per coarse centroid, the compact leaf id of each of its sub-centroids (-1: an empty leaf,
+            dropped from the tree).
+        leaf_of_row: compact leaf of every fitted row ``[n]``.
+        parent_of_leaf: compact parent of every compact leaf ``[L]``.
+        leaf_centroids: ``[L, d]`` centroids of the compact leaves.
     """
+
+    mean: np.ndarray
+    std: np.ndarray
+    parents: np.ndarray
+    sub: tuple[np.ndarray | None, ...]
+    leaf_ids: tuple[np.ndarray | None, ...]
+    leaf_of_row: np.ndarray
+    parent_of_leaf: np.ndarray
+    leaf_centroids: np.ndarray
+
+    def assign(self, x: np.ndarray) -> np.ndarray:
+        """Compact leaf ``[n]`` of new rows ``x`` (raw, unstandardised): the leaf a fitted row with these values gets.
+
+        Nearest coarse centroid, then the nearest of its sub-centroids that kept a row; a coarse centroid
+        without any leaf (no fitted row fell in it) falls back to the nearest leaf centroid overall.
+        """
+        z = ((np.asarray(x, dtype=np.float32) - self.mean) / self.std).astype(np.float32)
+        coarse = nearest_codewords(z, self.parents, 1)[:, 0]
+        out = np.empty(z.shape[0], dtype=np.int32)
+        for i, p in enumerate(coarse.tolist()):
+            sub, ids = self.sub[p], self.leaf_ids[p]
+            if sub is not None and ids is not None and bool((ids >= 0).any()):
+                keep = np.flatnonzero(ids >= 0)
+                out[i] = ids[keep[nearest_codewords(z[i : i + 1], sub[keep], 1)[0, 0]]]
+            else:
+                out[i] = nearest_codewords(z[i : i + 1], self.leaf_centroids, 1)[0, 0]
+        return out
+
+
+def fit_derived_tag_tree(x: np.ndarray, num_leaves: int, num_parents: int, seed: int) -> DerivedTagTree:
+    """Hierarchical quantisation of rows ``x`` into a 2-level tag tree, kept whole (see :func:`derive_tag_tree`)."""
+    x = np.asarray(x, dtype=np.float32)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std = np.where(std > 0, std, 1.0).astype(np.float32)
     x = standardise(x)
     parents = fit_codebook(x, num_parents, seed)
     coarse = nearest_codewords(x, parents, 1)[:, 0]
@@ -76,20 +118,44 @@ def derive_tag_tree(
     leaf_of_row = np.empty(x.shape[0], dtype=np.int32)
     parent_of_leaf: list[int] = []
     cents: list[np.ndarray] = []
+    subs: list[np.ndarray | None] = []
+    first: list[int] = []
     for p in range(parents.shape[0]):
         rows = np.flatnonzero(coarse == p)
         if rows.size == 0:
+            subs.append(None)
+            first.append(-1)
             continue
         want = max(1, round(num_leaves * sizes[p] / x.shape[0]))
         sub = fit_codebook(x[rows], want, seed + 1 + p)
+        first.append(len(parent_of_leaf))
         leaf_of_row[rows] = len(parent_of_leaf) + nearest_codewords(x[rows], sub, 1)[:, 0]
         parent_of_leaf.extend([p] * sub.shape[0])
         cents.append(sub)
+        subs.append(sub)
     used_leaves, compact = np.unique(leaf_of_row, return_inverse=True)  # drop empty leaves
     parent_ids = np.asarray(parent_of_leaf, dtype=np.int32)[used_leaves]
     _, parent_of_leaf_arr = np.unique(parent_ids, return_inverse=True)  # contiguous parent ids
     centroids = np.concatenate(cents)[used_leaves].astype(np.float32)
-    return compact.astype(np.int32), parent_of_leaf_arr.astype(np.int32), centroids
+    remap = np.full(len(parent_of_leaf), -1, dtype=np.int64)
+    remap[used_leaves] = np.arange(used_leaves.shape[0])
+    leaf_ids = tuple(None if s is None else remap[f : f + s.shape[0]] for s, f in zip(subs, first, strict=True))
+    return DerivedTagTree(mean.astype(np.float32), std, parents, tuple(subs), leaf_ids, compact.astype(np.int32),
+                          parent_of_leaf_arr.astype(np.int32), centroids)
+
+
+def derive_tag_tree(
+    x: np.ndarray, num_leaves: int, num_parents: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hierarchical quantisation of rows ``x`` into a 2-level tag tree.
+
+    Returns ``(leaf_of_row [n], parent_of_leaf [L], leaf_centroids [L, d])``: a coarse k-means with
+    ``num_parents`` clusters, then within each coarse cluster a k-means with a share of
+    ``num_leaves`` proportional to its size (at least one leaf per parent). :func:`fit_derived_tag_tree`
+    returns the whole fitted tree, which also places new rows (:meth:`DerivedTagTree.assign`).
+    """
+    t = fit_derived_tag_tree(x, num_leaves, num_parents, seed)
+    return t.leaf_of_row, t.parent_of_leaf, t.leaf_centroids
 
 
 def group_tags(profiles: np.ndarray, num_parents: int, seed: int) -> np.ndarray:

@@ -12,6 +12,14 @@ is one trainer for all models (no trainer subclass per model):
   recommendation); inner product unless the model scores pairs otherwise (NeuMF, DeepFM...);
 * :meth:`Recommender.l2_terms` — the tensors that Eq. (10)'s ``λ‖θ‖²`` penalises for one batch.
 
+Videos without interactions (cold start, DESIGN §8): :attr:`Recommender.cold_start` says how a model embeds a
+video that has no training interaction (None: it cannot, e.g. BPR-MF, whose only video input is the id);
+:meth:`Recommender.video_id_rows` names the rows of its tables that are a video's *id* part, which
+:func:`hold_out_video_ids` zeroes and freezes for the held-out videos of the cold-start protocol (they never
+receive a gradient, so nothing learned about their id is used: what remains is content and graph);
+:meth:`Recommender.embed_new_videos` embeds videos that are not in the dataset at all (raises
+:class:`ColdStartUnsupported` where the model cannot; :mod:`hhfan.inductive` is the public entry).
+
 A model without trainable parameters (most-popular) is "fitted" in its constructor; the trainer then
 only validates and checkpoints it.
 """
@@ -19,9 +27,18 @@ only validates and checkpoints it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 from torch import Tensor, nn
+
+if TYPE_CHECKING:
+    from hhfan.model.inputs import NewVideoInputs
+
+
+class ColdStartUnsupported(ValueError):  # noqa: N818 (the name is the public API of hhfan.inductive)
+    """The model cannot embed a video without interactions (its only video input is what interactions teach)."""
 
 
 class Recommender(nn.Module):
@@ -30,10 +47,13 @@ class Recommender(nn.Module):
     Attributes:
         num_users: users the model knows (index range of ``users`` arguments).
         num_videos: videos the model knows.
+        cold_start: how the model embeds a video without any training interaction (one sentence, shown in the
+            cold-start results), or None when it cannot score such a video at all.
     """
 
     num_users: int
     num_videos: int
+    cold_start: str | None = None
 
     def embed(self, users: Tensor, videos: Tensor) -> tuple[Tensor, Tensor]:
         """Return ``(E_u [len(users), d], E_v [len(videos), d])`` for int64 index tensors."""
@@ -62,6 +82,20 @@ class Recommender(nn.Module):
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """Tensors penalised by ``λ‖θ‖²`` for a batch; default: every parameter of the model."""
         yield from self.parameters()
+
+    def video_id_rows(self) -> Iterator[tuple[Tensor, int]]:
+        """``(table, offset)`` pairs: row ``offset + v`` of ``table`` is an id-only part of video ``v`` (learned from
+        interactions alone, nothing content- or graph-derived). Default: none."""
+        return iter(())
+
+    def embed_new_videos(self, videos: NewVideoInputs) -> Tensor:
+        """Embeddings ``[n, d]`` of videos outside the dataset (no interactions), scored like :meth:`embed`'s.
+
+        Raises :class:`ColdStartUnsupported` unless the model implements it (see :mod:`hhfan.inductive`).
+        """
+        raise ColdStartUnsupported(f"{type(self).__name__} cannot embed a video that is not in its dataset"
+                                   + (f" (in the cold-start protocol: {self.cold_start})" if self.cold_start else
+                                      ": it has nothing but interactions to go on"))
 
     @torch.no_grad()
     def all_embeddings(self, batch_size: int = 4096) -> tuple[Tensor, Tensor]:
@@ -99,3 +133,25 @@ class FullGraphRecommender(Recommender):
         """One propagation for everyone."""
         h = self.propagate()
         return h[: self.num_users], h[self.num_users : self.num_users + self.num_videos]
+
+
+def hold_out_video_ids(model: Recommender, videos: np.ndarray) -> None:
+    """Zero the id rows (:meth:`Recommender.video_id_rows`) of ``videos`` and keep them zero while training.
+
+    A gradient hook zeroes those rows of every gradient, so Adam never moves them (its moments stay 0) and the
+    L2 term adds nothing: the held-out videos are embedded from what the model has besides ids. Calling it
+    again adds videos to the held-out set.
+    """
+    idx = torch.as_tensor(np.asarray(videos, dtype=np.int64)).reshape(-1)
+    if idx.numel() == 0:
+        return
+    held: dict[tuple[int, int], Tensor] = getattr(model, "_held_out_rows", {})
+    for table, offset in model.video_id_rows():
+        key = (id(table), offset)
+        rows = torch.unique(torch.cat([held.get(key, idx.new_empty(0)), idx + offset]))
+        with torch.no_grad():
+            table.index_fill_(0, rows.to(table.device), 0.0)
+        if key not in held and table.requires_grad:
+            table.register_hook(lambda g, key=key: g.index_fill(0, held[key].to(g.device), 0.0))
+        held[key] = rows
+    setattr(model, "_held_out_rows", held)  # noqa: B010 (a plain attribute of an nn.Module)

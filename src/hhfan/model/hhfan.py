@@ -12,6 +12,11 @@ Choices where the paper is vague (all :class:`HHFANConfig` fields):
   the video's content features (``video_input``) — the paper says x_v "can be pre-trained or
   initialised using different techniques w.r.t. different types of nodes". Attribute nodes with
   features (codewords) use them; tags and user attributes use learned embeddings.
+* A video without interactions (cold start: a held-out video of ``split.kind=cold``, or a new upload through
+  :mod:`hhfan.inductive`) has no learned id: its id row is zeroed and never trained (held-out videos,
+  :func:`~hhfan.model.base.hold_out_video_ids`) or omitted (:meth:`HHFAN.inductive_forward`), so its f(v) is
+  the projection of its content alone and its embedding comes from Eq. (1)-(7) over its RWSS neighbourhood,
+  which reaches the graph through its codeword and tag links only.
 
 Two registered models share this module (:mod:`hhfan.model.registry`):
 
@@ -29,7 +34,7 @@ Two registered models share this module (:mod:`hhfan.model.registry`):
 from __future__ import annotations
 
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -39,8 +44,8 @@ import torch
 from torch import Tensor, nn
 
 from hhfan.graph.mhig import ATTRIBUTE_TYPES
-from hhfan.model.base import Recommender
-from hhfan.model.inputs import ModelInputs
+from hhfan.model.base import ColdStartUnsupported, Recommender
+from hhfan.model.inputs import ModelInputs, NewVideoInputs
 from hhfan.model.layers import AttributeSelfAttention, FeatureTransformer, Init, IntraTypeAggregator, NeighborAttention
 from hhfan.model.propagation import LayerMeanPropagation, bipartite_edge_index
 
@@ -143,6 +148,11 @@ class HybridConfig(HHFANConfig):
         return Extensions(self.include_self, self.propagation, self.neighbor_dropout)
 
 
+COLD_START = ("its RWSS neighbourhood on the training M-HIG (codeword and tag links, no interaction) and its content "
+              "through Eq. (1)-(7); the id row of Eq. (1) is zero and never trained")
+"""How HHFAN embeds a video without interactions (:attr:`Recommender.cold_start`)."""
+
+
 class NodeOutput(NamedTuple):
     """Final embeddings plus the attention weights that produced them (for explanations)."""
 
@@ -200,6 +210,7 @@ class HHFAN(Recommender):
         for t in self.group_types:
             self.register_buffer(f"nbr_{t}", inputs.neighbor_ids[t].long())
             self.register_buffer(f"mask_{t}", inputs.neighbor_mask[t])
+        self.cold_start = None if cfg.pretrained_run else COLD_START
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -249,16 +260,21 @@ class HHFAN(Recommender):
             self_emb = torch.where(is_user.unsqueeze(-1),
                                    self.transform["user"](nodes.clamp(max=self.num_users - 1)),
                                    self.transform["video"]((nodes - self.num_users).clamp(min=0)))
+        return self._from_neighbors(self_emb, lambda t: self._table(t, nodes), table)
+
+    def _from_neighbors(self, self_emb: Tensor, lookup: Callable[[str], tuple[Tensor, Tensor]],
+                        table: Tensor | None) -> NodeOutput:
+        """Eq. (1)-(7) for nodes whose own f(v) is ``self_emb`` and whose RWSS rows of type t are ``lookup(t)``."""
         groups: dict[str, tuple[Tensor, Tensor]] = {}
         for t in self.group_types:
-            ids, mask = self._table(t, nodes)
+            ids, mask = lookup(t)
             if table is not None and t in ("user", "video"):
                 f = table[ids + (self.num_users if t == "video" else 0)]
             else:
                 f = self.transform[t](ids)  # Eq. (1)
             groups[t] = self.aggregate[t](f, mask)  # Eq. (2)-(3)
-        b, d = nodes.shape[0], self.config.dim
-        zeros, absent = self_emb.new_zeros(b, d), torch.zeros(b, dtype=torch.bool, device=nodes.device)
+        b, d = self_emb.shape[0], self.config.dim
+        zeros, absent = self_emb.new_zeros(b, d), torch.zeros(b, dtype=torch.bool, device=self_emb.device)
         if self.attr_types:
             x = torch.stack([groups[t][0] for t in self.attr_types], dim=1)
             present = torch.stack([groups[t][1] for t in self.attr_types], dim=1)
@@ -292,6 +308,46 @@ class HHFAN(Recommender):
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """Every parameter, embedding tables included, at every step (λ‖θ‖² of HHFAN Eq. 10 over all of θ)."""
         yield from self.parameters()
+
+    def video_id_rows(self) -> Iterator[tuple[Tensor, int]]:
+        """The learned id part of the videos' x_v in Eq. (1) (``FeatureTransformer.emb``), when there is one."""
+        emb = typing.cast(FeatureTransformer, self.transform["video"]).emb
+        if emb is not None:
+            yield emb.weight, 0
+
+    @torch.no_grad()
+    def inductive_forward(self, content: Tensor | None, neighbor_ids: dict[str, Tensor],
+                          neighbor_mask: dict[str, Tensor]) -> NodeOutput:
+        """Eq. (1)-(7) for videos outside the model's tables: their content and RWSS rows, no id embedding.
+
+        ``f(v)`` is Eq. (1) on the content alone (:meth:`FeatureTransformer.content_only`; zeros when
+        ``video_input="id"``). With ``propagation`` (the hybrid variant) a video without interactions is an isolated
+        node of the interaction graph, so its smoothed input is ``f(v) / (L + 1)`` (layers 1..L contribute 0), as
+        :meth:`propagated_inputs` gives a held-out video of the dataset. Its neighbours are embedded as in
+        :meth:`nodes_forward` (evaluation mode: no neighbour dropout). A held-out video of the dataset (zero id
+        row) with its own RWSS rows gets exactly its :meth:`nodes_forward` embedding.
+
+        Args:
+            content: float32 ``[n, F]`` standardised concatenated modality features (the dataset's layout).
+            neighbor_ids / neighbor_mask: per group type, ``[n, k_t]`` type-local ids and validity.
+        """
+        if self.cold_start is None:
+            raise ColdStartUnsupported("HHFAN with model.pretrained_run takes another model's embedding of each video "
+                                       "as input, which a video without interactions does not have")
+        n = next(iter(neighbor_ids.values())).shape[0] if neighbor_ids else (0 if content is None else content.shape[0])
+        transform = typing.cast(FeatureTransformer, self.transform["video"])
+        self_emb = transform.content_only(None if content is None else content.to(self.device), n)  # Eq. (1)
+        table = None
+        if self.ext.propagation:
+            table = self.propagated_inputs()
+            self_emb = self_emb / (self.ext.propagation + 1)
+        ids = {t: neighbor_ids[t].to(self.device).long() for t in self.group_types}
+        mask = {t: neighbor_mask[t].to(self.device) for t in self.group_types}
+        return self._from_neighbors(self_emb, lambda t: (ids[t], mask[t]), table)
+
+    def embed_new_videos(self, videos: NewVideoInputs) -> Tensor:
+        """Inductive embeddings ``[n, d]`` of new videos (:meth:`inductive_forward`)."""
+        return self.inductive_forward(videos.content, videos.neighbor_ids, videos.neighbor_mask).emb
 
     def candidate_names(self) -> list[str]:
         """Names of the Eq. (6) candidates, in the order of :attr:`NodeOutput.alpha`."""

@@ -66,3 +66,26 @@ class ModelInputs:
             neighbor_mask={t: torch.from_numpy(m) for t, m in nb.mask.items()},
             interactions=torch.from_numpy(g.edges_between("user", "video").T.astype(np.int64).copy()),
         )
+
+
+@dataclass(frozen=True)
+class NewVideoInputs:
+    """What a model may embed a video outside its dataset from (:meth:`Recommender.embed_new_videos`).
+
+    Built by :mod:`hhfan.inductive` for ``n`` new videos attached to the run's M-HIG (:mod:`hhfan.graph.attach`).
+
+    Attributes:
+        count: ``n``, the number of new videos.
+        content: float32 ``[n, F]`` the videos' modality features standardised with the *dataset's* statistics and
+            concatenated, exactly as :func:`video_content` does for the dataset's videos; None without modalities.
+        links: attribute type (``image``, ``audio``, ``text``, ``tag``) -> per video, int64 type-local ids of the
+            nodes it links to (its nearest codewords, its tags).
+        neighbor_ids: type -> int64 ``[n, k_t]`` RWSS neighbours sampled from each new node (type-local ids).
+        neighbor_mask: type -> bool ``[n, k_t]``, True where the slot holds a sampled neighbour.
+    """
+
+    count: int
+    content: Tensor | None
+    links: dict[str, list[Tensor]]
+    neighbor_ids: dict[str, Tensor]
+    neighbor_mask: dict[str, Tensor]

@@ -109,6 +109,18 @@ class FeatureTransformer(nn.Module):
         assert out is not None
         return out
 
+    def content_only(self, x: Tensor | None, n: int) -> Tensor:
+        """Eq. (1) for ``n`` nodes outside the table from their features ``x [n, f]`` alone (no id embedding).
+
+        ``LeakyReLU(Linear(x))``; zeros ``[n, d]`` for a type without features. For a node of the table whose id
+        row is zero this is exactly ``forward`` (the id part adds 0).
+        """
+        if self.proj is None or x is None:
+            ref = self.emb.weight if self.emb is not None else None
+            assert ref is not None
+            return ref.new_zeros(n, ref.shape[1])
+        return F.leaky_relu(self.proj(x.to(self.proj.weight.dtype)))
+
     def extra_repr(self) -> str:
         """Node count and which inputs the type has."""
         return f"count={self.count}, ids={self.emb is not None}, features={self.proj is not None}"
