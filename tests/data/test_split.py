@@ -77,3 +77,79 @@ def test_save_load_and_fingerprint_check(tmp_path: Path, world) -> None:
     (tmp_path / "bad.npz").write_bytes(b"garbage")
     with pytest.raises(DatasetError, match="not a readable hhfan split"):
         Split.load(tmp_path / "bad.npz")
+
+
+# ------------------------------------------------------------------------------------------- cold split
+
+
+def test_cold_split_holds_every_interaction_of_each_cold_video_out_of_training(world) -> None:
+    cfg = SplitConfig(kind="cold", cold_rate=0.2, training_rate=0.8, val_rate=0.1, seed=4)
+    s = make_split(world, cfg)
+    video, user = world.interactions.video, world.interactions.user
+    assert s.cold_videos.shape == (round(0.2 * world.num_videos),) and s.is_cold
+    assert np.array_equal(s.cold_videos, np.unique(s.cold_videos))
+    cold = s.cold_rows(video)
+    assert not (s.part[cold] == TRAIN).any()
+    parts = {int(v): set(s.part[video == v].tolist()) for v in s.cold_videos}
+    assert all(len(p) <= 1 for p in parts.values())  # all of a cold video's interactions in one part
+    val_v = [v for v, p in parts.items() if p == {VAL}]
+    test_v = [v for v, p in parts.items() if p == {TEST}]
+    assert abs(len(val_v) - len(test_v)) <= 2 and len(val_v) + len(test_v) >= 0.9 * len(parts)
+    assert np.array_equal(np.flatnonzero(s.video_is_cold(world.num_videos)), s.cold_videos)
+    # the warm interactions are split per user as kind=random does
+    n_u = np.bincount(user[~cold], minlength=world.num_users)
+    test_u = np.bincount(user[~cold & (s.part == TEST)], minlength=world.num_users)
+    assert np.array_equal(test_u, np.minimum(np.rint(0.2 * n_u), np.maximum(n_u - 1, 0)))
+    assert (np.bincount(user[s.mask(TRAIN)], minlength=world.num_users)[n_u > 0] >= 1).all()
+    assert s.counts()["cold_videos"] == s.cold_videos.shape[0]
+    again = make_split(world, cfg)
+    assert np.array_equal(again.part, s.part) and np.array_equal(again.cold_videos, s.cold_videos)
+    other = make_split(world, SplitConfig(kind="cold", seed=5))
+    assert not np.array_equal(other.cold_videos, s.cold_videos)
+
+
+def test_cold_split_save_load_keeps_the_cold_videos(tmp_path: Path, world) -> None:
+    s = make_split(world, SplitConfig(kind="cold", seed=1))
+    s.save(tmp_path / "split.npz")
+    back = Split.load(tmp_path / "split.npz")
+    assert np.array_equal(back.cold_videos, s.cold_videos) and back.config == s.config
+    warm = make_split(world, SplitConfig(seed=1))
+    warm.save(tmp_path / "warm.npz")
+    assert not Split.load(tmp_path / "warm.npz").is_cold and "cold_videos" not in warm.counts()
+
+
+def test_cold_rate_checked() -> None:
+    for rate in (0.0, 1.0, -0.1):
+        with pytest.raises(ValueError, match="cold_rate must be strictly between 0 and 1"):
+            SplitConfig(kind="cold", cold_rate=rate)
+    with pytest.raises(ValueError, match="split kind must be one of"):
+        SplitConfig(kind="frozen")
+    with pytest.raises(DatasetError, match="at least 2 cold videos"):
+        make_split(tiny_dataset(), SplitConfig(kind="cold", cold_rate=0.05))
+
+
+def test_no_walk_reaches_a_cold_video_through_an_interaction(world) -> None:
+    from hhfan.graph.artifacts import GraphBuildConfig, build_artifacts
+    from hhfan.graph.mhig import NODE_TYPES, GraphConfig
+    from hhfan.graph.sampler import SamplerConfig, trace_walk
+
+    small = generate(SynthConfig(num_users=80, num_videos=160, mean_interactions=10, seed=3))
+    sampler = SamplerConfig(num_collect=60)
+    art = build_artifacts(small, GraphBuildConfig(SplitConfig(kind="cold", seed=2), GraphConfig(codewords=8), sampler))
+    g, cold = art.graph, art.split.cold_videos
+    cold_nodes = set((cold + g.offset("video")).tolist())
+    is_user = g.node_type == 0
+    # no user-video edge of the M-HIG touches a cold video (its attribute and tag links are kept)
+    uv = g.edges_between("user", "video")
+    assert not np.isin(uv[:, 1], cold).any()
+    assert all(g.indptr[c + 1] > g.indptr[c] for c in cold_nodes)
+    reached = 0
+    for start in range(0, g.offset("video") + g.count("video"), 3):
+        moves = trace_walk(g.indptr, g.indices, g.node_type, g.type_offsets, start, sampler, type_names=NODE_TYPES)
+        into_cold = np.isin(moves[:, 1], list(cold_nodes))
+        reached += int(into_cold.sum())
+        assert not (into_cold & is_user[moves[:, 0]]).any()  # never from a user straight into a cold video
+        assert not (np.isin(moves[:, 0], list(cold_nodes)) & is_user[moves[:, 1]]).any()
+    assert reached > 0  # walks do reach cold videos, through codewords and tags
+    video_rows = art.neighbors.ids["video"][: small.num_users][art.neighbors.mask["video"][: small.num_users]]
+    assert np.isin(video_rows, cold).any()  # users' RWSS neighbourhoods include cold videos (content links)

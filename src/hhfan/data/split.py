@@ -9,12 +9,21 @@ Two kinds (HHFAN §IV-C and the datasets' own conventions):
 * ``predefined`` — the dataset's own split (TikTok's fixed train/val/test). When it has no
   validation part (MovieLens-1M's CoLaKG copy), validation is carved from its training part by the
   same per-user rule, so model selection never sees test data.
+* ``cold`` — item cold start, the protocol of the cold-start literature (ALDI, SIGIR 2023; the ColdRec
+  toolkit: 20 % of the items cold, split 50/50 into validation and test): ``round(cold_rate * num_videos)``
+  videos, drawn uniformly (seeded by ``seed``), are held out *entirely*. Every interaction of the first half
+  of them (in draw order, ``n_cold // 2`` videos) is validation, every interaction of the other half test;
+  none is ever training, so the M-HIG, the walks, the triples and every model see no interaction of a cold
+  video (they keep their content: features, tags, codeword and tag links, what a new upload has). The warm
+  interactions are split as ``random`` does (per-user holdout at ``training_rate``, then ``val_rate``).
+  :attr:`Split.cold_videos` records the cold videos; the part codes stay TRAIN / VAL / TEST, and an
+  interaction is cold iff its video is cold (:meth:`Split.cold_rows`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +32,8 @@ from hhfan.data.atomic import atomic_file
 from hhfan.data.dataset import Dataset, DatasetError
 
 TRAIN, VAL, TEST = 0, 1, 2
+SPLIT_KINDS: tuple[str, ...] = ("random", "predefined", "cold")
+"""Accepted values of :attr:`SplitConfig.kind`."""
 
 
 @dataclass(frozen=True)
@@ -30,20 +41,27 @@ class SplitConfig:
     """How to split interactions.
 
     Attributes:
-        kind: ``"random"`` (per-user holdout) or ``"predefined"`` (the dataset's own split).
-        training_rate: share of each user's interactions kept for training + validation, in (0, 1).
+        kind: ``"random"`` (per-user holdout), ``"predefined"`` (the dataset's own split) or ``"cold"``
+            (a share of the videos held out entirely, the rest split as ``random``; see the module docstring).
+        training_rate: share of each user's interactions kept for training + validation, in (0, 1) (of the
+            warm interactions for ``cold``).
         val_rate: share of the training part carved out for validation, in [0, 1).
         seed: random seed; the same seed gives the same split.
+        cold_rate: ``cold`` only: share of the videos held out as cold, in (0, 1); half serve cold validation,
+            half cold test.
     """
 
     kind: str = "random"
     training_rate: float = 0.8
     val_rate: float = 0.1
     seed: int = 0
+    cold_rate: float = 0.2
 
     def __post_init__(self) -> None:
-        if self.kind not in ("random", "predefined"):
-            raise ValueError(f"split kind must be 'random' or 'predefined', got {self.kind!r}")
+        if self.kind not in SPLIT_KINDS:
+            raise ValueError(f"split kind must be one of {', '.join(map(repr, SPLIT_KINDS))}, got {self.kind!r}")
+        if not 0.0 < self.cold_rate < 1.0:
+            raise ValueError(f"cold_rate must be strictly between 0 and 1, got {self.cold_rate}")
         if not 0.0 < self.training_rate < 1.0:
             raise ValueError(f"training_rate must be strictly between 0 and 1, got {self.training_rate}")
         if not 0.0 <= self.val_rate < 1.0:
@@ -54,20 +72,46 @@ class SplitConfig:
 
 @dataclass(frozen=True)
 class Split:
-    """One code per interaction row (``0`` train, ``1`` validation, ``2`` test) and its provenance."""
+    """One code per interaction row (``0`` train, ``1`` validation, ``2`` test) and its provenance.
+
+    Attributes:
+        part: int8 ``[num_interactions]`` part codes.
+        config: how the split was made.
+        fingerprint: the dataset's fingerprint.
+        cold_videos: int64 sorted ids of the videos held out entirely (``kind="cold"``; empty otherwise).
+    """
 
     part: np.ndarray
     config: SplitConfig
     fingerprint: str
+    cold_videos: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+    @property
+    def is_cold(self) -> bool:
+        """Whether this split holds videos out entirely (``kind="cold"``)."""
+        return bool(self.cold_videos.size)
 
     def mask(self, code: int) -> np.ndarray:
         """Boolean mask of the interaction rows in part ``code`` (TRAIN, VAL or TEST)."""
         return self.part == code
 
+    def cold_rows(self, video: np.ndarray) -> np.ndarray:
+        """Boolean mask of the interaction rows (given their ``video`` column) on a cold video."""
+        return np.isin(video, self.cold_videos)
+
+    def video_is_cold(self, num_videos: int) -> np.ndarray:
+        """Boolean ``[num_videos]``: True for the cold videos."""
+        out = np.zeros(num_videos, dtype=bool)
+        out[self.cold_videos] = True
+        return out
+
     def counts(self) -> dict[str, int]:
-        """Number of interactions per part."""
+        """Number of interactions per part (and, for a cold split, the number of cold videos)."""
         c = np.bincount(self.part, minlength=3)
-        return {"train": int(c[0]), "val": int(c[1]), "test": int(c[2])}
+        out = {"train": int(c[0]), "val": int(c[1]), "test": int(c[2])}
+        if self.is_cold:
+            out["cold_videos"] = int(self.cold_videos.size)
+        return out
 
     def check(self, ds: Dataset) -> None:
         """Raise :class:`DatasetError` if this split was not made for ``ds``."""
@@ -79,7 +123,7 @@ class Split:
         """Write ``path`` (``.npz``) atomically; the config and fingerprint ride along as JSON."""
         meta = json.dumps({"config": asdict(self.config), "fingerprint": self.fingerprint})
         with atomic_file(Path(path)) as tmp, open(tmp, "wb") as fh:
-            np.savez_compressed(fh, part=self.part, meta=np.array(meta))
+            np.savez_compressed(fh, part=self.part, meta=np.array(meta), cold_videos=self.cold_videos)
 
     @classmethod
     def load(cls, path: Path) -> Split:
@@ -88,7 +132,8 @@ class Split:
             with np.load(path, allow_pickle=False) as z:
                 part = z["part"].astype(np.int8)
                 meta = json.loads(str(z["meta"]))
-            return cls(part, SplitConfig(**meta["config"]), str(meta["fingerprint"]))
+                cold = z["cold_videos"].astype(np.int64) if "cold_videos" in z.files else np.empty(0, np.int64)
+            return cls(part, SplitConfig(**meta["config"]), str(meta["fingerprint"]), cold)
         except Exception as e:  # OSError, KeyError, BadZipFile, zlib.error, EOFError... of a damaged file
             raise DatasetError(f"{path}: not a readable hhfan split ({type(e).__name__}: {e}); rebuild it") from e
 
@@ -125,9 +170,33 @@ def make_split(ds: Dataset, config: SplitConfig) -> Split:
             raise DatasetError("the predefined split has no training interactions")
         if not (part == VAL).any() and config.val_rate > 0:
             part[_per_user_holdout(user, part == TRAIN, config.val_rate, rng)] = VAL
+    elif config.kind == "cold":
+        return _cold_split(ds, config, rng)
     else:
         test = _per_user_holdout(user, np.ones_like(part, dtype=bool), 1.0 - config.training_rate, rng)
         part[test] = TEST
         if config.val_rate > 0:
             part[_per_user_holdout(user, part == TRAIN, config.val_rate, rng)] = VAL
     return Split(part, config, ds.fingerprint())
+
+
+def _cold_split(ds: Dataset, config: SplitConfig, rng: np.random.Generator) -> Split:
+    """``kind="cold"`` (module docstring): cold videos first, then the per-user holdout of the warm rows."""
+    nv = ds.num_videos
+    n_cold = round(config.cold_rate * nv)
+    if n_cold < 2 or n_cold > nv - 1:
+        raise DatasetError(f"split.cold_rate={config.cold_rate} holds out {n_cold} of {nv} videos; a cold split needs "
+                           "at least 2 cold videos (one for validation, one for test) and at least one warm video")
+    drawn = rng.permutation(nv)[:n_cold]
+    val_cold, test_cold = drawn[: n_cold // 2], drawn[n_cold // 2 :]
+    user, video = ds.interactions.user, ds.interactions.video
+    part = np.zeros(len(ds.interactions), dtype=np.int8)
+    part[np.isin(video, val_cold)] = VAL
+    part[np.isin(video, test_cold)] = TEST
+    warm = ~np.isin(video, drawn)
+    if not warm.any():
+        raise DatasetError("every interaction is on a cold video; lower split.cold_rate")
+    part[_per_user_holdout(user, warm, 1.0 - config.training_rate, rng)] = TEST
+    if config.val_rate > 0:
+        part[_per_user_holdout(user, warm & (part == TRAIN), config.val_rate, rng)] = VAL
+    return Split(part, config, ds.fingerprint(), np.sort(drawn).astype(np.int64))
