@@ -48,6 +48,11 @@ GRIDS: dict[str, list[str]] = {
     # hhfan-hybrid: the share of neighbour slots dropped per batch (its main regulariser on sparse TikTok) x lr;
     # λ 1e-2, 128 dimensions and lr 0.001 were probed one at a time before (benchmarks/results/probes.md)
     "hhfan-hybrid": ["model.neighbor_dropout=0.6,0.75,0.9", "train.lr=0.005,0.01"],
+    # the modern baselines (issue 17): lr x λ x size like the others, from the authors' defaults (lr 1e-3 and
+    # the shared trainer's λ 1e-4 on TikTok); their own loss weights stay at the authors' values
+    "simgcl": ["train.lr=0.001,0.005", WIDE_L2, SIZE],
+    "freedom": ["train.lr=0.001,0.005", WIDE_L2, SIZE],
+    "bm3": ["train.lr=0.001,0.005", WIDE_L2, SIZE],
 }
 
 

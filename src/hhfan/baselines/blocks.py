@@ -2,7 +2,9 @@
 
 * :class:`PairTower` — an MLP over ``[user part ⊕ video part]``, scored pairwise in bounded chunks (NeuMF, DeepFM);
 * :func:`homogeneous_edge_index`, :func:`node_input_features`, :class:`NodeInput`, :func:`batch_l2_terms` — the
-  M-HIG as one homogeneous graph with typed layer-0 inputs (GraphSAGE, PinSAGE).
+  M-HIG as one homogeneous graph with typed layer-0 inputs (GraphSAGE, PinSAGE);
+* :func:`layer_mean`, :class:`TrainableModalities` — LightGCN's layer mean on a sparse adjacency and the
+  authors' trainable per-modality feature tables with their projections (FREEDOM, BM3).
 """
 
 from __future__ import annotations
@@ -140,3 +142,52 @@ def batch_l2_terms(model: Recommender, node_input: NodeInput, users: Tensor, vid
     yield node_input.emb(users)
     yield node_input.emb(videos + model.num_users)
     yield from (p for p in model.parameters() if p is not node_input.emb.weight)
+
+
+def layer_mean(adj: Tensor, x: Tensor, layers: int) -> Tensor:
+    r"""LightGCN's layer combination on a normalised sparse ``adj [N, N]`` (FREEDOM, BM3).
+
+    .. math::
+        \bar{E} = \frac{1}{L + 1} \sum_{l=0}^{L} \hat{A}^l E
+
+    Shapes: ``x [N, d]`` -> ``[N, d]``; one ``torch.sparse.mm`` per layer.
+    """
+    out = x
+    for _ in range(layers):
+        x = torch.sparse.mm(adj, x)
+        out = out + x
+    return out / (layers + 1)
+
+
+class TrainableModalities(nn.Module):
+    """Per modality ``m``: a trainable copy ``X_m`` of the videos' features and a linear map ``f_m`` into the
+    model's space (FREEDOM and BM3: the authors' ``nn.Embedding.from_pretrained(feat, freeze=False)`` and
+    ``nn.Linear``).
+
+    ``X_m`` starts at the (standardised) features and is trained with everything else; ``f_m(X_m[v])`` is
+    video ``v``'s modality representation. ``xavier`` initialises the maps' weights Xavier-normal (BM3's code),
+    otherwise PyTorch's default (FREEDOM's code).
+
+    Shapes: ``forward(m, videos [n])`` -> ``[n, dim]``.
+    """
+
+    def __init__(self, features: dict[str, Tensor], dim: int, xavier: bool) -> None:
+        super().__init__()
+        if not features:
+            raise ValueError("needs at least one modality in dataset.features")
+        self.tables = nn.ParameterDict({m: nn.Parameter(x.float().clone()) for m, x in features.items()})
+        self.maps = nn.ModuleDict({m: nn.Linear(x.shape[1], dim) for m, x in features.items()})
+        if xavier:
+            for lin in self.maps.values():
+                assert isinstance(lin, nn.Linear)
+                nn.init.xavier_normal_(lin.weight)
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """Modality names, in dataset order."""
+        return tuple(self.tables)
+
+    def forward(self, m: str, videos: Tensor) -> Tensor:
+        """``f_m(X_m[videos])``."""
+        out: Tensor = self.maps[m](self.tables[m][videos])
+        return out

@@ -10,7 +10,12 @@ is one trainer for all models (no trainer subclass per model):
   needed for ranking;
 * :meth:`Recommender.score_matrix` — logits of a batch of users against many videos (evaluation and
   recommendation); inner product unless the model scores pairs otherwise (NeuMF, DeepFM...);
-* :meth:`Recommender.l2_terms` — the tensors that Eq. (10)'s ``λ‖θ‖²`` penalises for one batch.
+* :meth:`Recommender.l2_terms` — the tensors that Eq. (10)'s ``λ‖θ‖²`` penalises for one batch;
+* :meth:`Recommender.aux_loss` — optional: a model's own training objective beyond BPR (the contrastive
+  term of SimGCL, BM3's bootstrapped alignment losses, FREEDOM's modality BPR), added to Eq. (10) by the
+  trainer; the default is ``None`` and the trainer then adds nothing (the loss is bit-identical);
+* :meth:`Recommender.start_epoch` — optional: a per-epoch hook (FREEDOM redraws its pruned training graph),
+  called by the trainer right after it seeds torch for the epoch; the default does nothing.
 
 Videos without interactions (cold start, DESIGN §8): :attr:`Recommender.cold_start` says how a model embeds a
 video that has no training interaction (None: it cannot, e.g. BPR-MF, whose only video input is the id);
@@ -96,6 +101,24 @@ class Recommender(nn.Module):
         raise ColdStartUnsupported(f"{type(self).__name__} cannot embed a video that is not in its dataset"
                                    + (f" (in the cold-start protocol: {self.cold_start})" if self.cold_start else
                                       ": it has nothing but interactions to go on"))
+
+    def aux_loss(self, users: Tensor, positives: Tensor, negatives: Tensor) -> Tensor | None:
+        """A model's own loss on one batch of training triples, added to Eq. (10) by the trainer.
+
+        Args:
+            users, positives, negatives: int64 ``[B]`` aligned rows of the batch's triples
+                ``⟨u, v, v'⟩`` (as drawn; not de-duplicated). A model without negatives ignores ``negatives``.
+
+        Returns:
+            A scalar tensor (already weighted by the model's own coefficients), or ``None`` (the default):
+            no auxiliary loss, and the trainer adds nothing. Randomness inside it (noise, dropout) follows
+            :attr:`training`, as ``nn.Dropout`` does, so in eval mode it is a deterministic function.
+        """
+        return None
+
+    def start_epoch(self, epoch: int) -> None:
+        """Hook called by the trainer at the start of every training epoch (0-based), after torch is seeded
+        for ``(seed, epoch)``, so whatever it draws repeats exactly on resume; default: nothing."""
 
     @torch.no_grad()
     def all_embeddings(self, batch_size: int = 4096) -> tuple[Tensor, Tensor]:

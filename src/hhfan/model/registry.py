@@ -94,6 +94,12 @@ SPECS: tuple[ModelSpec, ...] = (
               "meta-path embeddings fused into MF"),
     ModelSpec("semrec", "SemRec", "hhfan.baselines.semrec", "SemRec", "SemRecConfig",
               "weighted meta-path similar users"),
+    ModelSpec("simgcl", "SimGCL", "hhfan.baselines.simgcl", "SimGCL", "SimGCLConfig",
+              "LightGCN with noise-perturbed contrastive views (InfoNCE)"),
+    ModelSpec("freedom", "FREEDOM", "hhfan.baselines.freedom", "FREEDOM", "FREEDOMConfig",
+              "frozen modality kNN item graph + degree-sensitive edge pruning"),
+    ModelSpec("bm3", "BM3", "hhfan.baselines.bm3", "BM3", "BM3Config",
+              "bootstrapped multimodal self-supervision without negatives"),
 )
 
 REGISTRY: dict[str, ModelSpec] = {s.name: s for s in SPECS}

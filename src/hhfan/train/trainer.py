@@ -3,7 +3,10 @@
 ``L = Σ_{⟨u,v,v'⟩} −ln σ(E_uᵀE_v − E_uᵀE_{v'}) + λ‖θ‖²`` (Eq. 10), optimised with mini-batch Adam.
 Per batch the loss is the mean over the batch's triples and the penalty is ``λ Σ‖θ‖² / batch_size``
 over the tensors the model names for that batch (:meth:`Recommender.l2_terms`), which keeps λ on the
-same scale whatever the batch size.
+same scale whatever the batch size. A model with an objective of its own beyond BPR (SimGCL's contrastive
+term, BM3's bootstrapped losses, FREEDOM's modality BPR) returns it from :meth:`Recommender.aux_loss`, which is
+added to the batch's loss; the default returns ``None`` and nothing is added, so every other model's loss is
+exactly Eq. (10). The training log's ``loss`` stays the BPR part.
 
 Model selection and early stopping use a validation callback (the runner wires the evaluator on
 the validation split into it; this module never sees test data). Checkpoints are plain dicts of
@@ -103,14 +106,22 @@ ValidateFn = Callable[[Recommender], dict[str, float]]
 
 def bpr_loss(model: Recommender, u: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, l2: float
              ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eq. (10) on one batch: (total loss, BPR part). Unique nodes are embedded once."""
+    """Eq. (10) on one batch plus the model's :meth:`~Recommender.aux_loss` when it has one: (total loss, BPR part).
+
+    Unique nodes are embedded once. A model whose ``aux_loss`` returns ``None`` (the default) gets exactly
+    Eq. (10): nothing is added to it.
+    """
     uu, u_inv = torch.unique(u, return_inverse=True)
     vv, v_inv = torch.unique(torch.cat([pos, neg]), return_inverse=True)
     eu, ev = model.embed(uu, vv)
     e_u, e_pos, e_neg = eu[u_inv], ev[v_inv[: pos.shape[0]]], ev[v_inv[pos.shape[0] :]]
     bpr = -F.logsigmoid(model.score(e_u, e_pos) - model.score(e_u, e_neg)).mean()
     reg = sum((t.pow(2).sum() for t in model.l2_terms(uu, vv)), torch.zeros((), device=u.device))
-    return bpr + l2 * reg / u.shape[0], bpr
+    total = bpr + l2 * reg / u.shape[0]
+    aux = model.aux_loss(u, pos, neg)
+    if aux is not None:
+        total = total + aux
+    return total, bpr
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
@@ -184,6 +195,7 @@ def train(model: Recommender, job: TrainJob) -> list[EpochRecord]:
             break
         t0 = time.perf_counter()
         torch.manual_seed(cfg.seed * 1_000_003 + epoch)  # in-model randomness (dropout) per (seed, epoch): exact resume
+        model.start_epoch(epoch)  # per-epoch model state (FREEDOM's pruned graph), drawn after the seed
         triples = epoch_triples(pairs, job.extra_positives, cfg.negatives, cfg.seed, epoch)  # walk positives: per epoch
         u, v, n = (torch.from_numpy(a).to(device) for a in triples)
         model.train()
