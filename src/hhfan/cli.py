@@ -545,6 +545,99 @@ def recommend_cmd(
         console.print(f"neighbour attention (Eq. 7) of the user's embedding: {att}")
 
 
+# ---------------------------------------------------------------------------------------- experiments
+@app.command("experiment")
+def experiment_cmd(
+    name: Annotated[str, typer.Argument(help="tables | ablation | topk | sensitivity | case-study")],
+    out: Annotated[Path, typer.Option("--out", help="Experiments folder (one per dataset): runs/, <name>/ with JSON, "
+                                      "Markdown and PNG; rerun the same command to resume.")],
+    data: Annotated[Path | None, typer.Option("--data", help="Dataset directory (from `hhfan data import`).")
+                    ] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="A small built-in synthetic world and tiny settings "
+                                        "(no --data): the whole experiment in minutes.")] = False,
+    seeds: Annotated[str, typer.Option("--seeds", help="Seeds 0..N-1 per model: N, or N,model=M,... (e.g. "
+                                       "1,hhfan=3,hhfan-hybrid=3).")] = "1",
+    models: Annotated[str | None, typer.Option("--models", help="Comma-separated models (default: every model for "
+                                               "tables, hhfan,hhfan-hybrid for ablation, hhfan for sensitivity "
+                                               "and case-study, tables' models for topk).")] = None,
+    configs: Annotated[Path | None, typer.Option("--configs", help="Directory of presets <model>.yaml (e.g. "
+                                                 "configs/ml-1m); models without one use the defaults.")] = None,
+    overrides: SetOpt = None,
+    user: Annotated[str | None, typer.Option("--user", help="case-study: the user to explain (default: a seeded "
+                                             "choice among users with test interactions).")] = None,
+    paper_dataset: Annotated[str | None, typer.Option("--paper-dataset", help="The paper's dataset whose rows go "
+                                                      "beside ours: MLs | Tiktok | Kwai (default: from the "
+                                                      "dataset's name).")] = None,
+) -> None:
+    """Run one of the paper's experiments (§IV): resumable, one run per cell, JSON + Markdown + plots."""
+    import importlib
+    import shlex
+    import sys
+
+    from hhfan.experiments import EXPERIMENTS, MODULES
+    from hhfan.experiments.paper import PAPER_DATASETS
+
+    if name not in MODULES:
+        _fail(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}", 2)
+    if data is None and not quick:
+        _fail(f"`hhfan experiment {name}` needs --data DIR (a dataset from `hhfan data import`), or --quick for a "
+              "built-in synthetic world", 2)
+    if data is not None and quick:
+        _fail("--quick runs on its own synthetic world; drop --data (or drop --quick)", 2)
+    if user is not None and name != "case-study":
+        _fail(f"--user is an option of case-study, not of {name}", 2)
+    if paper_dataset is not None and paper_dataset not in PAPER_DATASETS:
+        _fail(f"--paper-dataset must be one of {', '.join(PAPER_DATASETS)}, got {paper_dataset!r}", 2)
+    with _errors():
+        from hhfan.compare import parse_models
+        from hhfan.experiments.common import Quick, parse_seeds, prepare
+
+        names = tuple(parse_models(models)) if models is not None else None
+        seed_counts = parse_seeds(seeds)
+        if configs is not None and not configs.is_dir():
+            raise FileNotFoundError(f"--configs {configs}: not a directory")
+        extra: dict[str, Any] = {} if paper_dataset is None else {"paper_dataset": paper_dataset}
+        setting = prepare(out, data, Quick() if quick else None, configs=configs, models=names, seeds=seed_counts,
+                          overrides=tuple(overrides or ()), command="hhfan " + shlex.join(sys.argv[1:]), **extra)
+        module = importlib.import_module(MODULES[name])
+        kwargs = {"user": user} if name == "case-study" else {}
+        with _bar(name) as bar:
+            def progress(what: str, done: int, total: int) -> None:
+                bar(done, total)
+                if done < total:
+                    _say(what)
+
+            doc = module.run(setting, progress, **kwargs)
+    where = out / name
+    typer.echo((where / doc["files"]["markdown"]).read_text())
+    c = doc["compute"]
+    console.print(Text.assemble(("done", "green"), f": {where / doc['files']['json']} (+ {doc['files']['markdown']}, "
+                                f"{len(doc['files']['plots'])} plots); {c.get('runs', 0)} runs, "
+                                f"{c.get('trained_now', 0)} trained now, {c['seconds'] / 60:.1f} min of training"))
+
+
+@app.command("report")
+def report_cmd(
+    out: Annotated[Path, typer.Option("--out", help="The page to write, e.g. docs/RESULTS.md (its folder must "
+                                      "exist); pictures go to <page>-figures/ beside it.")],
+    experiments: Annotated[list[Path] | None, typer.Option("--experiments", help="An experiments folder (--out of "
+                                                           "`hhfan experiment`); repeatable.")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing page and its figure folder "
+                                            "(only one hhfan wrote).")] = False,
+) -> None:
+    """Assemble every finished experiment into one Markdown page (tables, pictures, commands, compute, comparison)."""
+    import shlex
+    import sys
+
+    from hhfan.experiments.report import assemble
+
+    roots = list(experiments or [Path("runs/experiments")])
+    with _errors():
+        res = assemble(roots, out, overwrite, command="hhfan " + shlex.join(sys.argv[1:]))
+    console.print(Text.assemble(("wrote", "green"), f" {res['page']}: {len(res['experiments'])} experiments, "
+                                f"{len(res['figures'])} pictures"))
+
+
 # ---------------------------------------------------------------------------------------- quickstart
 def _quickstart_dir(out: Path) -> None:
     """Make ``out`` a quickstart folder, or check that it is one: quickstart never touches what it did not write.
