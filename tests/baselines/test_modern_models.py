@@ -16,6 +16,7 @@ from hhfan.baselines.freedom import FREEDOM, FREEDOMConfig, item_graph, knn_grap
 from hhfan.baselines.simgcl import SimGCL, SimGCLConfig, info_nce, uniform_noise
 from hhfan.config import resolve
 from hhfan.data.split import TRAIN
+from hhfan.model.base import hold_out_video_ids
 from hhfan.model.propagation import bipartite_edge_index, sparse_adjacency
 from hhfan.runner import Run, RunConfig, load_run, train_run
 from hhfan.train.trainer import bpr_loss
@@ -279,3 +280,22 @@ def test_simgcl_noise_views_and_infonce() -> None:
         m.train()
         assert not torch.equal(m.aux_loss(u, p, n), m.aux_loss(u, p, n))  # training: two noisy views each call
         assert not torch.equal(m.encode(perturbed=True), m.encode(perturbed=False))
+
+
+def test_a_video_without_interactions_freedom_embeds_by_its_item_graph_bm3_cannot_tell_apart() -> None:
+    torch.manual_seed(0)
+    user, video = np.array([0, 0, 1, 1]), np.array([0, 1, 1, 2])  # video 3 has no interaction
+    feats = {"visual": torch.randn(4, 3)}
+    s = item_graph(feats, {"visual": 1.0}, 2)
+    fr = FREEDOM(2, 4, s, feats, user, video, FREEDOMConfig(dim=4)).eval()
+    bm = BM3(2, 4, feats, bipartite_edge_index(user, video, 2), BM3Config(dim=4)).eval()
+    simgcl = SimGCL(2, 4, user, video, SimGCLConfig(dim=4))
+    assert fr.cold_start and bm.cold_start and simgcl.cold_start is None  # SimGCL has nothing but interactions
+    for m in (fr, bm):
+        assert [(t is m.emb.weight, off) for t, off in m.video_id_rows()] == [(True, 2)]
+        hold_out_video_ids(m, np.array([3]))
+    with torch.no_grad():
+        _, ev = fr.all_embeddings()
+        assert torch.allclose(ev[3], (s.to_dense() @ fr.emb.weight[2:])[3]) and ev[3].abs().sum() > 0
+        _, ev = bm.all_embeddings()
+        assert torch.allclose(ev[3], bm.predictor.bias)  # online representation 0: only the predictor's bias

@@ -9,7 +9,7 @@ Online representations: LightGCN over the *training* user-video graph on ID embe
 
 Targets are the online representations with dropout (ratio ``p``) and a stop-gradient; one shared predictor
 ``f_p`` (a linear layer) maps online representations before they are compared. With ``cos`` the cosine
-similarity, over the batch's observed pairs ``(u, v)`` (BM3 §3, its multi-modal contrastive loss)::
+similarity, over the batch's observed pairs ``(u, v)`` (BM3's multi-modal contrastive loss)::
 
     L_rec   = (1 − cos(f_p(h_u), sg(drop(h_v)))) + (1 − cos(f_p(h_v), sg(drop(h_u))))     graph reconstruction
     L_align = Σ_m 1 − cos(f_p(h_v^m), sg(drop(h_v)))                                     inter-modality alignment
@@ -89,6 +89,11 @@ def cosine_gap(online: Tensor, target: Tensor) -> Tensor:
 class BM3(FullGraphRecommender):
     """BM3 over training interactions; rows are users ``0..U-1`` then videos."""
 
+    edge_index: Tensor
+    cold_start = ("its id embedding is zero (never trained) and it has no interaction edge, so its online "
+                  "representation is 0 and every such video gets the same score f_p(0) (content shapes training "
+                  "only, never the ranking)")
+
     def __init__(self, num_users: int, num_videos: int, modal_features: dict[str, Tensor], edge_index: Tensor,
                  config: BM3Config | None = None) -> None:
         super().__init__()
@@ -137,6 +142,10 @@ class BM3(FullGraphRecommender):
             p = self.predictor(f)
             modal = modal + cosine_gap(p, t_v) + cosine_gap(p, self._target(f))  # L_align + L_mask
         return loss + cfg.cl_weight * modal
+
+    def video_id_rows(self) -> Iterator[tuple[Tensor, int]]:
+        """The videos' id embeddings ``e_v`` (rows ``U + v`` of the shared table)."""
+        yield self.emb.weight, self.num_users
 
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """Layer-0 ID embeddings of the batch (the shared trainer's λ, for its BPR term)."""

@@ -6,11 +6,11 @@ Two graphs:
 * a **frozen item-item graph** ``S``, built once from the videos' modality features and never trained: per
   modality ``m``, every video links to its ``k`` nearest videos by cosine similarity (itself included), each
   link weighted ``1/k`` (the authors' ``D^-1/2 A D^-1/2`` with the out-degree ``k`` on both sides), and
-  ``S = Σ_m w_m S_m`` with weights normalised over the dataset's modalities (FREEDOM §3.1, freezing);
+  ``S = Σ_m w_m S_m`` with weights normalised over the dataset's modalities (FREEDOM's frozen graph);
 * the **user-item graph** of *training* interactions, pruned during training by degree-sensitive edge
   dropout: once per epoch (:meth:`FREEDOM.start_epoch`), ``(1 − p)·|E|`` edges are drawn without replacement
   with probability ∝ ``1/sqrt(d_u d_v)`` (edges between low-degree nodes are kept more often), and the kept
-  graph is renormalised ``D^-1/2 A D^-1/2`` (FREEDOM §3.2, denoising). Evaluation uses the full graph.
+  graph is renormalised ``D^-1/2 A D^-1/2`` (FREEDOM's denoising). Evaluation uses the full graph.
 
 Representations (the authors' ``forward``)::
 
@@ -126,7 +126,7 @@ def knn_graph(features: Tensor, k: int) -> tuple[Tensor, Tensor]:
 
 def item_graph(features: dict[str, Tensor], weights: dict[str, float], k: int) -> Tensor:
     """The frozen item-item graph ``S = Σ_m w_m S_m`` (weights normalised to sum 1), only ``features`` enter it
-    (FREEDOM §3.1). A coalesced sparse COO ``[n, n]``, row = video, columns = its neighbours (COO, not CSR:
+    (FREEDOM's frozen graph). A coalesced sparse COO ``[n, n]``, row = video, columns = its neighbours (COO, not CSR:
     a module holding a CSR tensor cannot be deep-copied)."""
     w = {m: weights.get(m, 0.0) for m in features}
     total = sum(w.values())
@@ -166,6 +166,8 @@ class FREEDOM(FullGraphRecommender):
     edge_index: Tensor
     item_adj: Tensor
     pair_weight: Tensor
+    cold_start = ("its id embedding is zero (never trained) and it has no interaction edge, so the frozen item-item "
+                  "graph alone embeds it: the weighted mean of its nearest videos' id embeddings (by features)")
 
     def __init__(self, num_users: int, num_videos: int, item_adj: Tensor, modal_features: dict[str, Tensor],
                  train_user: np.ndarray, train_video: np.ndarray, config: FREEDOMConfig | None = None) -> None:
@@ -186,7 +188,7 @@ class FREEDOM(FullGraphRecommender):
         self._train_adj: Tensor | None = None
 
     def start_epoch(self, epoch: int) -> None:
-        """Degree-sensitive edge pruning (FREEDOM §3.2): draw this epoch's training graph (global torch RNG)."""
+        """Degree-sensitive edge pruning (FREEDOM's denoising): draw this epoch's training graph (global torch RNG)."""
         n = self.pair_weight.shape[0]
         if self.cfg.dropout <= 0 or n == 0:
             self._train_adj = self.adjacency(self.edge_index, self.num_users + self.num_videos)
@@ -221,6 +223,10 @@ class FREEDOM(FullGraphRecommender):
             pos, neg = self.modalities(m, positives), self.modalities(m, negatives)
             loss = loss - F.logsigmoid((eu * pos).sum(-1) - (eu * neg).sum(-1)).mean()
         return self.cfg.reg_weight * loss
+
+    def video_id_rows(self) -> Iterator[tuple[Tensor, int]]:
+        """The videos' id embeddings ``e_v`` (rows ``U + v`` of the shared table)."""
+        yield self.emb.weight, self.num_users
 
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """Layer-0 ID embeddings of the batch."""

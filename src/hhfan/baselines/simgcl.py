@@ -4,13 +4,13 @@ Learning for Recommendation", SIGIR 2022) — the original SimGCL, not its cheap
 LightGCN propagation over the *training* user-video graph, ``E^(l) = Â E^(l-1)`` with
 ``Â = D^-1/2 A D^-1/2``; the representation used for ranking is the mean of layers ``1..L`` (SimGCL skips the
 input embedding ``E^(0)`` in the final representation, unlike LightGCN). Two contrastive views come from
-the same propagation with uniform noise added to every layer's output (SimGCL §4, noise-based augmentation)::
+the same propagation with uniform noise added to every layer's output (SimGCL's noise-based augmentation)::
 
     E'^(l) = Â E'^(l-1) + Δ^(l),   Δ^(l) = ε · sign(E'^(l)) ⊙ normalize(U(0, 1)^d)   (per row: ‖Δ‖₂ = ε)
 
 so a row moves by exactly ``ε`` and stays in its hyperoctant. The contrastive loss is InfoNCE over the
 batch's unique users and (positive) videos, with cosine similarity and temperature ``τ`` (SimGCL's joint
-loss, §2.2/§4)::
+loss)::
 
     L_cl = mean_i −log( exp(z'_iᵀz''_i / τ) / Σ_j exp(z'_iᵀz''_j / τ) )   (z = row-normalised view rows)
     L    = L_BPR + λ‖θ‖² + λ_cl (L_cl^user + L_cl^video)
