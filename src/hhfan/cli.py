@@ -638,6 +638,43 @@ def report_cmd(
                                 f"{len(res['figures'])} pictures"))
 
 
+@app.command("serve")
+def serve_cmd(
+    run: Annotated[Path, typer.Option("--run", help="RUN_DIR written by `hhfan train`.")],
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (127.0.0.1: this machine only).")
+                    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    data: Annotated[Path | None, typer.Option("--data", help="Dataset directory if it moved.")] = None,
+    state: Annotated[Path | None, typer.Option("--state", help="Folder of the service's journal (posted videos "
+                                               "and interactions); default RUN_DIR/serve.")] = None,
+    faiss_min_videos: Annotated[int, typer.Option("--faiss-min-videos", help="Catalogue size from which top-K "
+                                                  "comes from FAISS (if installed; inner-product models); 0 = "
+                                                  "always exact.")] = 100_000,
+    threads: Annotated[int, typer.Option("--threads", help="torch/FAISS threads of the server (1: concurrent "
+                                         "requests run side by side; 0: torch's default).")] = 1,
+) -> None:
+    """Serve recommendations, explanations, new videos and interactions over HTTP (API docs at /docs)."""
+    from hhfan.serve.index import IndexConfig
+    from hhfan.serve.state import ServeConfig
+
+    if not 0 <= port < 65536:
+        _fail(f"--port must be in 0..65535, got {port}", 2)
+    if faiss_min_videos < 0:
+        _fail(f"--faiss-min-videos must be >= 0, got {faiss_min_videos}", 2)
+    if threads < 0:
+        _fail(f"--threads must be >= 0, got {threads}", 2)
+    with _errors():
+        import uvicorn
+
+        from hhfan.serve.app import create_app
+
+        cfg = ServeConfig(index=IndexConfig(faiss_min_videos=faiss_min_videos), state_dir=state, threads=threads)
+        application = create_app(run, data_dir=data, config=cfg, say=_say)
+        _say(f"serving {run} ({application.state.serve.index.size:,} videos, index "
+             f"{application.state.serve.index.kind}) on http://{host}:{port}; API docs at /docs")
+        uvicorn.run(application, host=host, port=port, log_level="info")
+
+
 # ---------------------------------------------------------------------------------------- quickstart
 def _quickstart_dir(out: Path) -> None:
     """Make ``out`` a quickstart folder, or check that it is one: quickstart never touches what it did not write.
