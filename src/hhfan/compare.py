@@ -119,18 +119,28 @@ def run_all(data_dir: Path, models: Sequence[str], seeds: Sequence[int] | Mappin
     return records
 
 
+def _is_number(value: object) -> bool:
+    """A metric value (int or float, not a bool); sections may also carry notes such as ``cannot_score``."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def summarise(records: Sequence[RunRecord]) -> dict[str, Any]:
     """Per model: seeds, per-seed metrics, mean/std of every metric per protocol, and cost."""
     out: dict[str, Any] = {}
     for model in dict.fromkeys(r.model for r in records):
         rs = [r for r in records if r.model == model]
         protos: dict[str, Any] = {}
+        notes: dict[str, Any] = {}
         for proto in rs[0].metrics:
-            names = [n for n in rs[0].metrics[proto] if n != "num_users"]
+            section = rs[0].metrics[proto]
+            names = [n for n, v in section.items() if n != "num_users" and _is_number(v)]
+            other = {n: v for n, v in section.items() if not _is_number(v)}  # e.g. cold: cannot_score, how
+            if other:
+                notes[proto] = other
             protos[proto] = {n: {"mean": float(np.mean([r.metrics[proto][n] for r in rs])),
                                  "std": float(np.std([r.metrics[proto][n] for r in rs]))} for n in names}
         out[model] = {"seeds": [r.seed for r in rs], "per_seed": {str(r.seed): r.metrics for r in rs},
-                      "protocols": protos,
+                      "protocols": protos, **({"notes": notes} if notes else {}),
                       "train_wall_seconds": {"mean": float(np.mean([r.wall_seconds for r in rs])),
                                              "std": float(np.std([r.wall_seconds for r in rs]))},
                       "seconds_per_epoch": float(np.median([r.seconds_per_epoch for r in rs])),

@@ -6,14 +6,15 @@
     graph/            split, M-HIG and RWSS tables (see hhfan.graph.artifacts)
     best.pt, last.pt  checkpoints (see hhfan.train.trainer)
     train_log.jsonl   one line per epoch: loss, validation metrics, seconds
-    metrics.json      test metrics {"sampled": {...}, "full": {...}} of the best epoch
+    metrics.json      test metrics {"sampled": {...}, "full": {...}} of the best epoch; a cold-start split
+                      (split.kind=cold) adds "cold", "warm" and "hybrid", a dataset's own split (split.kind=
+                      predefined) "cold_subset" (see :func:`evaluate_run`)
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -28,15 +29,14 @@ from hhfan.data.atomic import atomic_file
 from hhfan.data.dataset import Dataset, DatasetError
 from hhfan.data.io import read_dataset
 from hhfan.data.split import TEST, TRAIN, VAL, SplitConfig
-from hhfan.eval.protocols import EvalConfig, evaluate
+from hhfan.eval.protocols import EvalConfig, cold_start_subsets, evaluate, evaluate_subset, unseen_subset
 from hhfan.graph.artifacts import GraphArtifacts, GraphBuildConfig, build_artifacts
 from hhfan.graph.mhig import GraphConfig
 from hhfan.graph.sampler import SamplerConfig
 from hhfan.model import registry
-from hhfan.model.base import Recommender
+from hhfan.model.base import Recommender, hold_out_video_ids
 from hhfan.model.hhfan import HHFAN
 from hhfan.model.registry import MODEL_NAMES, BuildContext
-from hhfan.train.distributed import SINGLE, Dist
 from hhfan.train.trainer import EpochRecord, TrainConfig, TrainJob, load_checkpoint, train
 from hhfan.train.triples import TrainingPairs, WalkPositives
 
@@ -138,7 +138,10 @@ def build_model(cfg: RunConfig, ds: Dataset, art: GraphArtifacts, device: str | 
     art.check(ds)
     torch.manual_seed(cfg.train.seed)
     ctx = BuildContext(ds, art, cfg.model, cfg.train.seed, pretrained=lambda path: pretrained_embeddings(path, ds, art))
-    return registry.build(cfg.model_name, ctx).to(device or cfg.train.device)
+    model = registry.build(cfg.model_name, ctx)
+    if art.split.is_cold and model.cold_start is not None:  # the cold videos' id rows: zero, never trained
+        hold_out_video_ids(model, art.split.cold_videos)
+    return model.to(device or cfg.train.device)
 
 
 def pretrained_embeddings(run_dir: Path, ds: Dataset, art: GraphArtifacts) -> tuple[torch.Tensor, torch.Tensor]:
@@ -151,17 +154,35 @@ def pretrained_embeddings(run_dir: Path, ds: Dataset, art: GraphArtifacts) -> tu
     return eu.float().cpu(), ev.float().cpu()
 
 
-def validation_fn(ds: Dataset, art: GraphArtifacts, cfg: RunConfig, dist: Dist = SINGLE
-                  ) -> Callable[[Any], dict[str, float]]:
-    """Validation metrics (full protocol on the validation part) for model selection; never test.
-
-    With ``dist`` of several processes the ranking is shared over the ranks (:func:`evaluate`).
-    """
+def validation_fn(ds: Dataset, art: GraphArtifacts, cfg: RunConfig) -> Callable[[Any], dict[str, float]]:
+    """Validation metrics (full protocol on the validation part) for model selection; never test."""
     ecfg = EvalConfig(protocol="full", ks=cfg.eval.ks, seed=cfg.eval.seed, batch_size=cfg.eval.batch_size)
+    if art.split.is_cold:
+        return _cold_validation_fn(ds, art, cfg, ecfg)
 
     def validate(model: Any) -> dict[str, float]:
         eu, ev = model.all_embeddings()
-        return evaluate(eu, ev, ds, art.split, part=VAL, config=ecfg, scorer=model.score_matrix, dist=dist)["full"]
+        return evaluate(eu, ev, ds, art.split, part=VAL, config=ecfg, scorer=model.score_matrix)["full"]
+
+    return validate
+
+
+def _cold_validation_fn(ds: Dataset, art: GraphArtifacts, cfg: RunConfig, ecfg: EvalConfig
+                        ) -> Callable[[Any], dict[str, float]]:
+    """Model selection of a cold-start split: the ``cold`` section on the validation part (the cold validation
+    videos' interactions, ranked among the cold videos), plus ``warm:<val_metric>`` (the warm validation) to
+    watch. A model that cannot score a video without interactions (:attr:`Recommender.cold_start` None) is
+    selected on the warm validation instead (its cold sections are reported as such, never scored)."""
+    cold, warm, _ = cold_start_subsets(ds, art.split)
+
+    def validate(model: Any) -> dict[str, float]:
+        eu, ev = model.all_embeddings()
+        w = evaluate_subset(eu, ev, ds, art.split, warm, part=VAL, config=ecfg, scorer=model.score_matrix)
+        if model.cold_start is None:
+            return w
+        out = evaluate_subset(eu, ev, ds, art.split, cold, part=VAL, config=ecfg, scorer=model.score_matrix)
+        out[f"warm:{cfg.train.val_metric}"] = w[cfg.train.val_metric]
+        return out
 
     return validate
 
@@ -217,7 +238,7 @@ def train_run(data_dir: Path, run_dir: Path, cfg: RunConfig, resume: bool = Fals
               on_epoch: Callable[[EpochRecord], None] | None = None,
               on_step: Callable[[int, int], None] | None = None,
               on_sample: Callable[[int, int], None] | None = None,
-              overwrite: bool = False, dist: Dist = SINGLE) -> dict[str, dict[str, float]]:
+              overwrite: bool = False) -> dict[str, dict[str, float]]:
     """Split + graph + RWSS, train with early stopping on validation, evaluate the best epoch on test.
 
     A ``run_dir`` that already holds this run is continued from wherever it stopped (config written, graph
@@ -225,28 +246,19 @@ def train_run(data_dir: Path, run_dir: Path, cfg: RunConfig, resume: bool = Fals
     (:func:`extends`) and with other threads or on another device (:func:`execution_free`); a run of another
     config is an error, replaced only with ``overwrite`` (:mod:`hhfan.rundir`). ``resume`` insists that there
     is a run to continue. One process trains in a run directory at a time.
-
-    With ``dist`` of several processes (``torchrun``; :mod:`hhfan.train.distributed`) every rank calls this with
-    the same arguments: rank 0 alone prepares and locks the run directory, builds the graph, writes the config,
-    checkpoints, the log and ``metrics.json``, and calls ``say``/``on_*``; the others wait for it at each of these
-    steps, read the graph rank 0 wrote (``run_dir`` must be on a file system every node sees), train on their
-    shard of users and share validation and test ranking. Every rank returns the same metrics.
     """
     run_dir = Path(run_dir)
-    if not dist.is_main:  # one voice: rank 0 reports
-        say, on_epoch, on_step, on_sample = _quiet, None, None, None
     ds = read_dataset(data_dir)
     if ds.interactions.split is not None and cfg.split.kind != "predefined":
         say(f"warning: {data_dir} has its own train/val/test split, but this run uses a {cfg.split.kind} split "
             "(split.kind); its figures are not comparable with those published on the dataset's split. Set "
             "split.kind=predefined to use it")
-    existing = dist.broadcast_object(dist.main_only(lambda: rundir.prepare(run_dir, data_dir, overwrite)))
+    existing = rundir.prepare(run_dir, data_dir, overwrite)
     if resume and not existing:
         raise DatasetError(f"{run_dir}: no run to resume (no config.yaml); drop --resume to start one")
-    with rundir.locked(run_dir) if dist.is_main else nullcontext():
-        prepared = dist.main_only(lambda: _prepare_run(run_dir, data_dir, ds, cfg, bool(existing), say, on_sample))
-        art = prepared if prepared is not None else _load_graph(run_dir, cfg)
-        return _train_and_test(run_dir, ds, art, cfg, bool(existing), say, on_epoch, on_step, dist)
+    with rundir.locked(run_dir):
+        art = _prepare_run(run_dir, data_dir, ds, cfg, existing, say, on_sample)
+        return _train_and_test(run_dir, ds, art, cfg, existing, say, on_epoch, on_step)
 
 
 def _prepare_run(run_dir: Path, data_dir: Path, ds: Dataset, cfg: RunConfig, existing: bool, say: Say,
@@ -269,16 +281,11 @@ def _prepare_run(run_dir: Path, data_dir: Path, ds: Dataset, cfg: RunConfig, exi
     else:
         write_config(run_dir, cfg, data_dir, ds.fingerprint())
     if (run_dir / "graph").exists():
-        return _load_graph(run_dir, cfg)
+        art = GraphArtifacts.load(run_dir / "graph")
+        check_graph(run_dir, art, cfg)
+        return art
     art = build_artifacts(ds, cfg.build_config(), say=say, progress=on_sample)
     art.save(run_dir / "graph")  # atomic: a run killed here has no graph/ and rebuilds it (deterministic)
-    return art
-
-
-def _load_graph(run_dir: Path, cfg: RunConfig) -> GraphArtifacts:
-    """The run's ``graph/``, checked against its config (:func:`check_graph`)."""
-    art = GraphArtifacts.load(run_dir / "graph")
-    check_graph(run_dir, art, cfg)
     return art
 
 
@@ -292,18 +299,19 @@ def check_graph(run_dir: Path, art: GraphArtifacts, cfg: RunConfig) -> None:
 
 def _train_and_test(run_dir: Path, ds: Dataset, art: GraphArtifacts, cfg: RunConfig, resume: bool, say: Say,
                     on_epoch: Callable[[EpochRecord], None] | None,
-                    on_step: Callable[[int, int], None] | None, dist: Dist = SINGLE) -> dict[str, dict[str, float]]:
+                    on_step: Callable[[int, int], None] | None) -> dict[str, dict[str, float]]:
     """Train (or continue) with early stopping on validation, then write the best epoch's test metrics."""
     if cfg.train.num_threads:  # before building: some baselines do heavy work (SVD, PathSim) at build time
         torch.set_num_threads(cfg.train.num_threads)
-    model = build_model(cfg, ds, art, str(dist.device(cfg.train.device)) if dist.enabled else None)
+    model = build_model(cfg, ds, art)
     train_mask = art.split.mask(TRAIN)
+    pool = np.flatnonzero(~art.split.video_is_cold(ds.num_videos)) if art.split.is_cold else None
     pairs = TrainingPairs(ds.interactions.user[train_mask], ds.interactions.video[train_mask],
-                          ds.num_users, ds.num_videos)
+                          ds.num_users, ds.num_videos, negative_pool=pool)
     extra = (WalkPositives(art.graph, cfg.train.tau, cfg.train.walk_positives)
              if cfg.train.tau > 1 and cfg.train.walk_positives > 0 else None)
     log = run_dir / "train_log.jsonl"
-    if dist.is_main and not (run_dir / "last.pt").exists():
+    if not (run_dir / "last.pt").exists():
         log.unlink(missing_ok=True)  # epochs logged after the last checkpoint are trained again
 
     def logged(rec: EpochRecord) -> None:
@@ -313,25 +321,17 @@ def _train_and_test(run_dir: Path, ds: Dataset, art: GraphArtifacts, cfg: RunCon
             on_epoch(rec)
 
     meta = {"fingerprint": ds.fingerprint(), "config": yaml.safe_dump(to_dict(cfg))}
-    history = train(model, TrainJob(pairs=pairs, config=cfg.train, validate=validation_fn(ds, art, cfg, dist),
+    history = train(model, TrainJob(pairs=pairs, config=cfg.train, validate=validation_fn(ds, art, cfg),
                                     run_dir=run_dir, extra_positives=extra, meta=meta, resume=resume,
-                                    on_epoch=logged if dist.is_main else None, on_step=on_step, dist=dist))
-
-    def write_log() -> None:
-        with atomic_file(log) as tmp:  # the log is the checkpoint's history: whole, in order, even after a kill
-            tmp.write_text("".join(json.dumps(vars(rec)) + "\n" for rec in history))
-
-    dist.main_only(write_log)
+                                    on_epoch=logged, on_step=on_step))
+    with atomic_file(log) as tmp:  # the log is the checkpoint's history: whole, in order, even after a kill
+        tmp.write_text("".join(json.dumps(vars(rec)) + "\n" for rec in history))
     _say_cap(history, cfg, run_dir, say)
     run = load_run(run_dir, ds=ds)
     say("evaluating the best epoch on the test split")
-    metrics = evaluate_run(run, dist=dist)
-
-    def write_metrics() -> None:
-        with atomic_file(run_dir / "metrics.json") as tmp:
-            tmp.write_text(json.dumps(metrics, indent=2))
-
-    dist.main_only(write_metrics)
+    metrics = evaluate_run(run)
+    with atomic_file(run_dir / "metrics.json") as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2))
     return metrics
 
 
@@ -373,13 +373,50 @@ def load_run(run_dir: Path, ds: Dataset | None = None, data_dir: Path | None = N
     return Run(cfg, ds, art, model, run_dir)
 
 
-def evaluate_run(run: Run, protocol: str | None = None, dist: Dist = SINGLE) -> dict[str, dict[str, float]]:
-    """Test metrics of a loaded run under ``protocol`` (default: the run's eval config, both protocols); with
-    ``dist`` of several processes the ranking is shared over the ranks and every rank gets the metrics."""
+def evaluate_run(run: Run, protocol: str | None = None) -> dict[str, dict[str, Any]]:
+    """Test metrics of a loaded run under ``protocol`` (default: the run's eval config, both protocols)."""
     ecfg = run.config.eval if protocol is None else EvalConfig(**{**vars(run.config.eval), "protocol": protocol})
     eu, ev = run.model.all_embeddings()
-    return evaluate(eu, ev, run.dataset, run.artifacts.split, part=TEST, config=ecfg, scorer=run.model.score_matrix,
-                    dist=dist)
+    found = evaluate(eu, ev, run.dataset, run.artifacts.split, part=TEST, config=ecfg, scorer=run.model.score_matrix)
+    metrics: dict[str, dict[str, Any]] = dict(found)
+    if protocol is None:
+        metrics.update(extra_sections(run, ecfg))
+    return metrics
+
+
+def extra_sections(run: Run, ecfg: EvalConfig) -> dict[str, dict[str, Any]]:
+    """The test sections a run reports besides ``sampled`` and ``full`` (full ranking, ``ecfg.ks``).
+
+    * A cold-start split (``split.kind=cold``): ``cold``, ``warm`` and ``hybrid``
+      (:func:`hhfan.eval.protocols.cold_start_subsets`). A model that cannot score a video without interactions
+      (:attr:`Recommender.cold_start` None: BPR-MF, LightGCN, SemRec...) gets ``{"cannot_score": reason}`` for
+      ``cold`` and ``hybrid`` and also for ``sampled`` and ``full``, whose candidates include the cold videos its
+      untrained rows would score at random; ``warm`` is always computed.
+    * A dataset's own split (``split.kind=predefined``): ``cold_subset``, the test interactions on videos without
+      any training interaction (:func:`hhfan.eval.protocols.unseen_subset`; 7.3 % of TikTok's), for every model
+      as it is (such videos are in its tables, trained as negatives only).
+    """
+    split, ds, model = run.artifacts.split, run.dataset, run.model
+    cfg = EvalConfig(**{**vars(ecfg), "protocol": "full"})
+    out: dict[str, dict[str, Any]] = {}
+    if not split.is_cold and split.config.kind != "predefined":
+        return out
+    eu, ev = model.all_embeddings()
+    if split.is_cold:
+        cold, warm, hybrid = cold_start_subsets(ds, split)
+        if model.cold_start is None:
+            why = {"cannot_score": f"{registry.display_name(run.config.model_name)} cannot score a video without "
+                                   "interactions (its only video input is learned from them)"}
+            out.update({"cold": dict(why), "hybrid": dict(why), "sampled": dict(why), "full": dict(why)})
+            out["warm"] = evaluate_subset(eu, ev, ds, split, warm, config=cfg, scorer=model.score_matrix)
+        else:
+            for sub in (cold, warm, hybrid):
+                out[sub.name] = evaluate_subset(eu, ev, ds, split, sub, config=cfg, scorer=model.score_matrix)
+            out["cold"]["how"] = model.cold_start
+    else:
+        sub = unseen_subset(ds, split)
+        out[sub.name] = evaluate_subset(eu, ev, ds, split, sub, config=cfg, scorer=model.score_matrix)
+    return out
 
 
 def recommend(run: Run, user_id: str, k: int = 10) -> dict[str, Any]:

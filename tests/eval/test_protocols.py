@@ -318,3 +318,77 @@ def test_no_evaluated_user_gives_nan(world: tuple[Dataset, Split]) -> None:
     res = evaluate(*_random(ds), ds, split, part=VAL, config=EvalConfig(ks=(5,)))
     for r in res.values():
         assert r["num_users"] == 0 and math.isnan(r["recall@5"]) and math.isnan(r["auc"])
+
+
+# ------------------------------------------------------------------------------------------ cold start
+
+
+def _cold_case() -> tuple[Dataset, Split, torch.Tensor, torch.Tensor]:
+    """3 users, 6 videos, cold videos 4 (validation half) and 5 (test half); one score per video for everyone.
+
+    u0: v0 train, v1 test, v5 test (cold) | u1: v1 train, v2 val, v4 val (cold), v5 test (cold) | u2: v2 train, v3 test
+    """
+    pairs = np.array([[0, 0], [0, 1], [0, 5], [1, 1], [1, 2], [1, 4], [1, 5], [2, 2], [2, 3]])
+    part = np.array([TRAIN, TEST, TEST, TRAIN, VAL, VAL, TEST, TRAIN, TEST], dtype=np.int8)
+    ds = Dataset(name="cold-case", user_ids=np.array(["u0", "u1", "u2"], dtype=object),
+                 video_ids=np.array([f"v{i}" for i in range(6)], dtype=object),
+                 interactions=Interactions(pairs[:, 0].astype(np.int32), pairs[:, 1].astype(np.int32)))
+    split = Split(part, SplitConfig(kind="cold"), ds.fingerprint(), np.array([4, 5]))
+    video_score = torch.tensor([[0.9], [0.1], [0.5], [0.3], [0.8], [0.2]])
+    return ds, split, torch.ones(3, 1), video_score
+
+
+def test_cold_warm_hybrid_sections_on_a_hand_built_case() -> None:
+    from hhfan.eval.protocols import cold_start_subsets, evaluate_subset
+
+    ds, split, eu, ev = _cold_case()
+    cfg = EvalConfig(protocol="full", ks=(1, 2, 3, 4))
+    cold, warm, hybrid = (evaluate_subset(eu, ev, ds, split, s, config=cfg) for s in cold_start_subsets(ds, split))
+    g2 = 1 / math.log2(3)
+    # cold: u0 ranks v4 (.8) over its test video v5 (.2); u1 has v4 in validation, so v5 alone is left
+    assert cold["num_users"] == 2
+    assert cold["recall@1"] == pytest.approx(0.5) and cold["precision@1"] == pytest.approx(0.5)
+    assert cold["recall@2"] == pytest.approx(1.0) and cold["ndcg@2"] == pytest.approx((g2 + 1) / 2)
+    assert cold["auc"] == pytest.approx(0.0)  # u0 only: u1 has no cold negative left
+    # warm: u0 ranks v2, v3 over v1 (warm candidates only, v0 trained); u2 ranks v0 over v3, then v1
+    assert warm["num_users"] == 2
+    assert warm["recall@2"] == pytest.approx(0.5) and warm["ndcg@2"] == pytest.approx(g2 / 2)
+    assert warm["recall@3"] == pytest.approx(1.0) and warm["auc"] == pytest.approx(0.25)
+    # hybrid: every video; u0 finds v5 and v1 at ranks 4 and 5, u1 v5 at 3, u2 v3 at 3
+    assert hybrid["num_users"] == 3
+    assert hybrid["recall@2"] == 0.0 and hybrid["recall@3"] == pytest.approx(2 / 3)
+    assert hybrid["recall@4"] == pytest.approx((0.5 + 1 + 1) / 3) and hybrid["auc"] == pytest.approx(1 / 6)
+    full = evaluate(eu, ev, ds, split, config=cfg)["full"]
+    assert all(hybrid[k] == pytest.approx(full[k]) for k in full)
+    # cold validation: u1's cold validation video v4 outranks v5 (its test video is a negative at validation)
+    val = evaluate_subset(eu, ev, ds, split, cold_start_subsets(ds, split)[0], part=VAL, config=cfg)
+    assert val["num_users"] == 1 and val["recall@1"] == 1.0 and val["auc"] == 1.0
+
+
+def test_cold_subset_of_a_predefined_split() -> None:
+    from hhfan.eval.protocols import cold_start_subsets, evaluate_subset, unseen_subset
+
+    ds, split, eu, ev = _cold_case()
+    plain = Split(split.part, SplitConfig(kind="predefined"), split.fingerprint)
+    sub = unseen_subset(ds, plain)  # videos 3, 4, 5 have no training interaction
+    assert sub.relevant.tolist() == [False, False, True, False, False, True, True, False, True]
+    out = evaluate_subset(eu, ev, ds, plain, sub, config=EvalConfig(protocol="full", ks=(2, 3, 4)))
+    assert out["num_users"] == 3
+    assert out["recall@3"] == pytest.approx(2 / 3) and out["recall@4"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="cold-start split"):
+        cold_start_subsets(ds, plain)
+
+
+def test_subset_scores_only_its_candidates() -> None:
+    from hhfan.eval.protocols import cold_start_subsets, evaluate_subset
+
+    ds, split, eu, ev = _cold_case()
+    seen: list[int] = []
+
+    def scorer(u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        seen.append(v.shape[0])
+        return u @ v.T
+
+    out = evaluate_subset(eu, ev, ds, split, cold_start_subsets(ds, split)[0], config=EvalConfig(ks=(1,)),
+                          scorer=scorer)
+    assert seen == [2] and out["recall@1"] == pytest.approx(0.5)

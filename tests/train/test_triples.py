@@ -178,3 +178,22 @@ def test_negatives_never_contain_the_epochs_walk_positives(setup, mhig: HeteroGr
         # without the walks, the same draw is made against the training pairs only
         u0, _, n0 = epoch_triples(pairs, None, 3, seed=0, epoch=epoch)
         assert not pairs.contains(u0, n0).any()
+
+
+def test_a_negative_pool_keeps_held_out_videos_out_of_every_triple(setup, mhig: HeteroGraph) -> None:
+    ds, _, pairs = setup
+    held = np.arange(0, ds.num_videos, 5)  # as the cold-start split's cold videos
+    keep = ~np.isin(pairs.video, held)
+    pool = np.setdiff1d(np.arange(ds.num_videos), held)
+    pooled = TrainingPairs(pairs.user[keep], pairs.video[keep], ds.num_users, ds.num_videos, negative_pool=pool)
+    walks = WalkPositives(mhig, tau=3, per_user=5)
+    seen_neg, seen_walk = set(), set()
+    for epoch in range(3):
+        _, v, n = epoch_triples(pooled, walks, 2, seed=1, epoch=epoch)
+        assert not np.isin(n, held).any() and not np.isin(v, held).any()
+        seen_neg |= set(n.tolist())
+        seen_walk |= set(walks.sample(pooled, 1, epoch)[:, 1].tolist())
+    assert seen_neg <= set(pool.tolist()) and len(seen_neg) > 0.8 * pool.shape[0]
+    assert not seen_walk & set(held.tolist()) and seen_walk
+    assert set(walks.sample(TrainingPairs(pairs.user[keep], pairs.video[keep], ds.num_users, ds.num_videos), 1, 0)
+               [:, 1].tolist()) & set(held.tolist())  # without the pool the walks do find them

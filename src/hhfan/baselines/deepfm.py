@@ -43,6 +43,9 @@ class DeepFMConfig(TowerConfig):
 class DeepFM(Recommender):
     """FM + DNN over shared field embeddings (module docstring)."""
 
+    cold_start = ("its video_id field embedding and weight are zero (never trained), in the FM and the DNN; its tag, "
+                  "codeword and content fields remain")
+
     def __init__(self, num_users: int, num_videos: int, fields: FeatureFields, config: DeepFMConfig | None = None
                  ) -> None:
         super().__init__()
@@ -78,6 +81,10 @@ class DeepFM(Recommender):
         fm = su @ sv.T + own_u.unsqueeze(1) + own_v.unsqueeze(0)
         w, b = self.out.weight[0], self.out.bias[0]
         return fm + self.tower.pair_matrix(fu, fv, lambda h: h @ w + b)
+
+    def video_id_rows(self) -> Iterator[tuple[Tensor, int]]:
+        """The ``video_id`` field's ``v_i`` and ``w_i`` (:meth:`FieldEmbedding.video_id_rows`)."""
+        yield from self.fields.video_id_rows()
 
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """The batch's active feature vectors and weights, the content maps, and the DNN's weight matrices."""

@@ -239,6 +239,15 @@ class FieldEmbedding(nn.Module):
         return SideTerms(torch.cat([t.fields, e.unsqueeze(1)], dim=1), t.linear + self.content_w(x).squeeze(-1),
                          t.square + square)
 
+    def video_id_rows(self) -> Iterator[tuple[Tensor, int]]:
+        """``v_i`` and ``w_i`` rows of the ``video_id`` field: feature ``offset + v`` is video ``v``'s one-hot id."""
+        first = self.video_index[:, 0]  # the video_id field is the video side's first field, one slot wide
+        offset = int(first[0])
+        if not torch.equal(first, torch.arange(first.shape[0], device=first.device) + offset):
+            raise ValueError("the video side's first field is not the one-hot video_id field")
+        yield self.v.weight, offset
+        yield self.w.weight, offset
+
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """``v_i`` and ``w_i`` of the features the batch switches on, once each, and the content maps."""
         ui, vi = self.user_index[users], self.video_index[videos]

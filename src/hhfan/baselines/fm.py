@@ -65,6 +65,9 @@ class FMConfig(EmbeddingConfig):
 class FM(Recommender):
     """FM_HIG as an inner-product model: ``E_u = [s_u, 1, w0 + self(u)]``, ``E_v = [s_v, self(v), 1]``."""
 
+    cold_start = ("its video_id feature's v_i and w_i are zero (never trained); its tag, codeword and content fields "
+                  "remain")
+
     def __init__(self, num_users: int, num_videos: int, fields: FeatureFields, config: FMConfig | None = None
                  ) -> None:
         super().__init__()
@@ -80,6 +83,10 @@ class FM(Recommender):
         eu = torch.cat([tu.fields.sum(dim=1), ones_u, (self.fields.bias + tu.own()).unsqueeze(-1)], dim=-1)
         ev = torch.cat([tv.fields.sum(dim=1), tv.own().unsqueeze(-1), ones_v], dim=-1)
         return eu, ev
+
+    def video_id_rows(self) -> Iterator[tuple[Tensor, int]]:
+        """The ``video_id`` field's ``v_i`` and ``w_i`` (:meth:`FieldEmbedding.video_id_rows`)."""
+        yield from self.fields.video_id_rows()
 
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """The batch's active feature vectors and weights (see :meth:`FieldEmbedding.l2_terms`)."""

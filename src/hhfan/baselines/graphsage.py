@@ -66,6 +66,9 @@ class GraphSAGEConfig(LayersConfig):
 class GraphSAGE(FullGraphRecommender):
     """Mean-aggregator GraphSAGE over the homogeneous training M-HIG; users are rows ``0..U-1``, videos next."""
 
+    cold_start = ("its id embedding e_i is zero (never trained): h^0 = P x_v, propagated over the training M-HIG, "
+                  "which it joins through its codeword and tag edges")
+
     def __init__(self, counts: dict[str, int], features: dict[str, Tensor], edge_index: Tensor,
                  config: GraphSAGEConfig | None = None) -> None:
         super().__init__()
@@ -89,6 +92,10 @@ class GraphSAGE(FullGraphRecommender):
                 x = F.relu(x)
         return x
 
+
+    def video_id_rows(self) -> Iterator[tuple[Tensor, int]]:
+        """The videos' id embeddings ``e_i`` of :class:`NodeInput` (rows ``U + v``)."""
+        yield self.input.emb.weight, self.num_users
 
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """The batch's id embeddings and every weight matrix (not the full id table)."""

@@ -129,6 +129,9 @@ def metapath_graphs(graph: HeteroGraph, k: int, seed: int) -> dict[EdgeType, np.
 class HAN(Recommender):
     """HAN over meta-path graphs of users and videos, scored by inner product (see module docstring)."""
 
+    cold_start = ("its id embedding is zero (never trained): its projected content, attended over the V-I-V, V-A-V, "
+                  "V-X-V and V-T-V meta-path graphs (V-U-V has no edge of it)")
+
     def __init__(self, num_users: int, num_videos: int, metapaths: dict[EdgeType, np.ndarray],
                  video_content: Tensor | None = None, config: HANConfig | None = None) -> None:
         super().__init__()
@@ -191,6 +194,10 @@ class HAN(Recommender):
         """Propagate once over the full meta-path graphs, then pick the batch's rows."""
         eu, ev = self.propagate()
         return eu[users], ev[videos]
+
+    def video_id_rows(self) -> Iterator[tuple[Tensor, int]]:
+        """The videos' input id embeddings."""
+        yield self.video_emb.weight, 0
 
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """The batch's id embeddings (as LightGCN/BPR-MF)."""

@@ -154,6 +154,10 @@ class Fusion(nn.Module):
 class HERec(Recommender):
     """Extended MF with fused meta-path embeddings: ``E_u = [x_u, α e_u, γ_u]``, ``E_v = [y_v, γ_v, β e_v]``."""
 
+    cold_start = ("its free factors y_v and γ_v are zero (never trained), so it is scored by β γ_uᵀ e_v: its meta-path "
+                  "embedding (V-T-V, V-I-V, V-A-V, V-X-V walks; V-U-V has none) fused with the initial uniform path "
+                  "weights 1/|paths| (a video outside the triples never updates its own)")
+
     def __init__(self, user_path_emb: np.ndarray, video_path_emb: np.ndarray, config: HERecConfig | None = None,
                  paths: tuple[list[MetaPath], list[MetaPath]] = ([], [])) -> None:
         super().__init__()
@@ -174,6 +178,11 @@ class HERec(Recommender):
         eu = torch.cat([self.x(users), ALPHA * self.user_fusion(users), self.gamma_u(users)], dim=1)
         ev = torch.cat([self.y(videos), self.gamma_v(videos), BETA * self.video_fusion(videos)], dim=1)
         return eu, ev
+
+    def video_id_rows(self) -> Iterator[tuple[Tensor, int]]:
+        """The videos' free factors ``y_v`` and ``γ_v``."""
+        yield self.y.weight, 0
+        yield self.gamma_v.weight, 0
 
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """The batch's free factors and fusion weights, and the (shared) fusion matrices and biases."""

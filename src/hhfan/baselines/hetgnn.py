@@ -120,6 +120,9 @@ class NeighborBiLSTM(nn.Module):
 class HetGNN(Recommender):
     """HetGNN over fixed RWSS neighbour tables (rows: users then videos), scored by inner product."""
 
+    cold_start = ("the id content of its C_v is a zero vector (never trained) in the Bi-LSTM's input; its modality "
+                  "features and its RWSS neighbours (codewords, tags, and what they reach) remain")
+
     def __init__(self, counts: dict[str, int], contents: dict[str, list[Tensor]], neighbor_ids: dict[str, Tensor],
                  neighbor_mask: dict[str, Tensor], config: HetGNNConfig | None = None) -> None:
         super().__init__()
@@ -166,6 +169,13 @@ class HetGNN(Recommender):
         """Content encoders once over all nodes, then neighbour aggregation and type attention for the batch."""
         out = self.nodes_forward(torch.cat([users, videos + self.num_users]), self.contents())[0]
         return out[: users.shape[0]], out[users.shape[0] :]
+
+    def video_id_rows(self) -> Iterator[tuple[Tensor, int]]:
+        """The videos' id content of NN-1 (:class:`ContentEncoder` ``emb``)."""
+        enc = self.encoders["video"]
+        assert isinstance(enc, ContentEncoder)
+        if enc.emb is not None:
+            yield enc.emb.weight, 0
 
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """The batch's user and video id embeddings."""

@@ -85,6 +85,9 @@ class ModalityGCN(nn.Module):
 class MMGCN(FullGraphRecommender):
     """Sum over modalities of per-modality GCN outputs; users are rows ``0..U-1``, videos next."""
 
+    cold_start = ("its id embedding e_i is zero (never trained) and it has no interaction edge, so each modality "
+                  "branch embeds it from its projected feature alone (the neighbour mean is 0)")
+
     def __init__(self, num_users: int, num_videos: int, modal_features: dict[str, Tensor], edge_index: Tensor,
                  config: MMGCNConfig | None = None) -> None:
         super().__init__()
@@ -107,6 +110,10 @@ class MMGCN(FullGraphRecommender):
         adj = self.adjacency(self.edge_index, self.num_users + self.num_videos)
         out = [branch(self.id_emb.weight, adj) for branch in self.branches.values()]
         return torch.stack(out).sum(dim=0)
+
+    def video_id_rows(self) -> Iterator[tuple[Tensor, int]]:
+        """The videos' id embeddings ``e_i`` (rows ``U + v`` of the shared table)."""
+        yield self.id_emb.weight, self.num_users
 
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """The batch's id embeddings and the batch users' preference vectors of every modality."""

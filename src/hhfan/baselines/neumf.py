@@ -44,6 +44,7 @@ from hhfan.model.base import Recommender
 from hhfan.model.inputs import video_content
 
 if TYPE_CHECKING:
+    from hhfan.model.inputs import NewVideoInputs
     from hhfan.model.registry import BuildContext
 
 @dataclass(frozen=True)
@@ -75,6 +76,9 @@ class NeuMF(Recommender):
             nn.init.normal_(self.content_proj.weight, 0.0, cfg.init_std / np.sqrt(content.shape[1]))
         self.tower = PairTower(d, d, cfg.mlp, cfg.dropout)
         self.fuse = nn.Linear(d + self.tower.out_dim, 1)  # h and b of Eq. (12)
+        self.cold_start = None if content is None else (
+            "its GMF and MLP id factors are zero (never trained): the MLP branch sees its projected content W_c x_v "
+            "alone, and its GMF part is 0")
 
     def embed(self, users: Tensor, videos: Tensor) -> tuple[Tensor, Tensor]:
         """``E_u = [p^G ⊕ p^M]``, ``E_v = [q^G ⊕ (q^M + W_c x_v)]``, each ``[n, 2·dim]``."""
@@ -98,6 +102,18 @@ class NeuMF(Recommender):
         gmf = (user_emb[:, :d] * h_gmf) @ video_emb[:, :d].T
         mlp = self.tower.pair_matrix(user_emb[:, d:], video_emb[:, d:], lambda h: h @ h_mlp)
         return gmf + mlp + self.fuse.bias
+
+    def video_id_rows(self) -> Iterator[tuple[Tensor, int]]:
+        """Both branches' video id factors ``q^G``, ``q^M``."""
+        yield self.video_gmf.weight, 0
+        yield self.video_mlp.weight, 0
+
+    def embed_new_videos(self, videos: NewVideoInputs) -> Tensor:
+        """``[0 ⊕ W_c x_v]`` per new video (no id factors; the content projection), as a held-out video gets."""
+        if self.content_proj is None or videos.content is None:
+            return super().embed_new_videos(videos)
+        x = videos.content.to(self.content_proj.weight.device)
+        return torch.cat([x.new_zeros(x.shape[0], self.dim), self.content_proj(x)], dim=-1)
 
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """The batch's embeddings of both branches and every weight matrix (content projection, tower, fusion)."""

@@ -120,6 +120,8 @@ class PinSAGE(FullGraphRecommender):
 
     neighbor_ids: Tensor
     neighbor_weights: Tensor
+    cold_start = ("its id embedding is zero (never trained): h^0 = P x_v, pooled with importance neighbours that "
+                  "walks reach through its codeword and tag nodes")
 
     def __init__(self, counts: dict[str, int], features: dict[str, Tensor], neighbor_ids: Tensor,
                  neighbor_weights: Tensor, config: PinSAGEConfig | None = None) -> None:
@@ -151,6 +153,10 @@ class PinSAGE(FullGraphRecommender):
         for layer in range(len(self.q)):
             h = self.convolve(F.dropout(h, self.dropout, self.training), layer)
         return self.g2(F.relu(self.g1(h0 + h if self.skip else h)))
+
+    def video_id_rows(self) -> Iterator[tuple[Tensor, int]]:
+        """The videos' id embeddings of :class:`NodeInput` (rows ``U + v``)."""
+        yield self.input.emb.weight, self.num_users
 
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """The batch's id embeddings and every weight matrix (not the full id table)."""

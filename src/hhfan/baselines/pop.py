@@ -18,6 +18,7 @@ from hhfan.baselines.config import NoConfig
 from hhfan.model.base import Recommender
 
 if TYPE_CHECKING:
+    from hhfan.model.inputs import NewVideoInputs
     from hhfan.model.registry import BuildContext
 
 
@@ -30,6 +31,8 @@ class MostPopular(Recommender):
     """Popularity ranking from training interaction counts."""
 
     popularity: Tensor
+    cold_start = ("a video without training interactions has popularity 0: cold videos tie with each other and rank "
+                  "by video index")
 
     def __init__(self, num_users: int, num_videos: int, train_video: np.ndarray) -> None:
         super().__init__()
@@ -40,6 +43,10 @@ class MostPopular(Recommender):
     def embed(self, users: Tensor, videos: Tensor) -> tuple[Tensor, Tensor]:
         """``([1] per user, [log(1 + n_v)] per video)``."""
         return torch.ones(users.shape[0], 1, device=self.popularity.device), self.popularity[videos]
+
+    def embed_new_videos(self, videos: NewVideoInputs) -> Tensor:
+        """``[log(1 + 0)] = [0]`` per new video: no training interaction, no popularity."""
+        return self.popularity.new_zeros(videos.count, 1)
 
 
 def build(ctx: BuildContext) -> MostPopular:

@@ -25,6 +25,16 @@ negatives of user ``u`` are the never-seen videos with the ``num_negatives`` sma
 random permutation, so the smallest keys are a uniform sample without replacement, and the sample of
 ``u`` depends only on ``(seed, u)`` and ``u``'s interactions. See :func:`sample_negatives`.
 
+Restricted full rankings (:func:`evaluate_subset`, item cold start, DESIGN §8): a :class:`Subset` names the
+candidate videos and the interactions that count as relevant; the rest of the full protocol (earlier parts
+excluded per user, ties by video index, users with >= 1 relevant item) is unchanged. A cold-start split
+(``split.kind=cold``) is reported in three sections (:func:`cold_start_subsets`), as ALDI and the ColdRec
+toolkit do: ``cold`` ranks only the cold videos (both halves, as ColdRec's cold setting masks every warm
+item) for the users who watched a cold video of the evaluated part; ``warm`` ranks only the warm videos
+against the warm interactions; ``hybrid`` ranks every video against every interaction of the part (the full
+protocol itself). On a dataset's own split (TikTok), ``cold_subset`` (:func:`unseen_subset`) is the full
+protocol restricted to the test interactions on videos without any training interaction.
+
 Tie-breaking inside a ranking is by video index (lower first) under both protocols — never by
 whether a candidate is a positive, which would flatter a constant-score model.
 
@@ -52,7 +62,6 @@ from hhfan.data.atomic import atomic_file
 from hhfan.data.dataset import Dataset
 from hhfan.data.split import TEST, TRAIN, VAL, Split
 from hhfan.eval.metrics import ranking_metrics
-from hhfan.train.distributed import SINGLE, Dist
 
 PROTOCOLS: tuple[str, ...] = ("sampled", "full", "both")
 """Accepted values of :attr:`EvalConfig.protocol`."""
@@ -263,18 +272,6 @@ def _batches(users: np.ndarray, batch_size: int, num_videos: int) -> Iterator[np
         yield users[start:start + step]
 
 
-_BatchSums = tuple[list[str], list[float], list[int]]
-"""One batch's per-metric NaN-skipping sums and counts (names, sums, counts)."""
-
-
-def _batch_sums(per_user: dict[str, Tensor]) -> _BatchSums:
-    """NaN-skipping per-metric sums and counts of one batch of per-user metrics."""
-    names = list(per_user)
-    v = torch.stack([per_user[n] for n in names]).to(torch.float64)  # [metrics, B]
-    keep = ~torch.isnan(v)
-    return names, torch.where(keep, v, 0.0).sum(1).cpu().tolist(), keep.sum(1).cpu().tolist()
-
-
 class _Accumulator:
     """Running NaN-skipping sums and counts of per-user metrics (the mean of :func:`mean_metrics`)."""
 
@@ -282,9 +279,12 @@ class _Accumulator:
         self.sums: dict[str, float] = {}
         self.counts: dict[str, int] = {}
 
-    def add(self, batch: _BatchSums) -> None:
-        """Add one batch's sums (batches must come in the same order for the same floating-point result)."""
-        names, sums, counts = batch
+    def add(self, per_user: dict[str, Tensor]) -> None:
+        names = list(per_user)
+        v = torch.stack([per_user[n] for n in names]).to(torch.float64)  # [metrics, B]
+        keep = ~torch.isnan(v)
+        sums = torch.where(keep, v, 0.0).sum(1).cpu().tolist()
+        counts = keep.sum(1).cpu().tolist()
         for n, s_, c in zip(names, sums, counts, strict=True):
             self.sums[n] = self.sums.get(n, 0.0) + float(s_)
             self.counts[n] = self.counts.get(n, 0) + int(c)
@@ -299,7 +299,7 @@ class _Accumulator:
 def evaluate(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Split, part: int = TEST,
              config: EvalConfig | None = None,
              progress: Callable[[int, int], None] | None = None,
-             scorer: Scorer | None = None, dist: Dist = SINGLE) -> dict[str, dict[str, float]]:
+             scorer: Scorer | None = None) -> dict[str, dict[str, float]]:
     """Evaluate embeddings on ``part`` of ``split`` under the protocols of ``config``.
 
     Args:
@@ -313,10 +313,6 @@ def evaluate(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Split, par
         scorer: ``scorer(user_emb[batch], video_emb) -> [B, num_videos]`` logits for models that do not
             score by inner product (NeuMF, DeepFM...; :meth:`Recommender.score_matrix`); default
             :func:`inner_product`.
-        dist: several processes share the work (:mod:`hhfan.train.distributed`; every rank calls this with the
-            same embeddings): the user batches are dealt round-robin over the ranks, and every rank gets the
-            result, which is exactly the single-process one (each batch is the batch one process would score,
-            and the per-batch sums are added up in batch order). ``progress`` then counts this rank's users.
 
     Returns:
         ``{protocol: {"precision@K", "recall@K", "ndcg@K", "hit@K", "mrr@K" for every K, "auc", "num_users"}}``
@@ -330,35 +326,28 @@ def evaluate(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Split, par
     idx = _build_index(ds, split, part, need_seen="sampled" in protocols)
     device = user_emb.device
     nv = ds.num_videos
-    total = int(idx.users.shape[0])
-    batches = list(_batches(idx.users, cfg.batch_size, nv))
-    mine = range(dist.rank, len(batches), dist.world_size)  # every batch for one process
-    done, mine_total = 0, sum(int(batches[b].shape[0]) for b in mine)
-    found: list[tuple[int, str, _BatchSums]] = []  # (batch, protocol, sums)
-    for b in mine:
-        users = batches[b]
+    acc = {p: _Accumulator() for p in protocols}
+    names: list[str] = []
+    total, done = int(idx.users.shape[0]), 0
+    for users in _batches(idx.users, cfg.batch_size, nv):
         ut = torch.as_tensor(users, dtype=torch.int64, device=device)
         scores = score_fn(user_emb[ut], video_emb)  # [B, nv]
         relevant = _dense_rows(idx.target, users, device)
         if "full" in protocols:
             per = ranking_metrics(scores, relevant, ~_dense_rows(idx.earlier, users, device), cfg.ks)
-            found.append((b, "full", _batch_sums(per)))
+            acc["full"].add(per)
+            names = list(per)
         if "sampled" in protocols:
             cand_mask = _sample_negatives(idx.seen, users, cfg.num_negatives, cfg.seed).to(device) | relevant
             cand = _compact(cand_mask, nv)  # positives and negatives by video index; padding (nv) last
             ok = cand < nv
             col = cand.clamp(max=nv - 1)
             per = ranking_metrics(scores.gather(1, col), relevant.gather(1, col) & ok, ok, cfg.ks)
-            found.append((b, "sampled", _batch_sums(per)))
+            acc["sampled"].add(per)
+            names = list(per)
         done += int(users.shape[0])
         if progress is not None:
-            progress(done, mine_total)
-    if dist.enabled:  # every rank's batches, added up in batch order below: the single-process sums exactly
-        found = sorted((x for part_found in dist.all_gather_object(found) for x in part_found), key=lambda x: x[0])
-    acc = {p: _Accumulator() for p in protocols}
-    for _, proto, sums in found:
-        acc[proto].add(sums)
-    names = found[-1][2][0] if found else []
+            progress(done, total)
     if not names:  # no evaluated user: every metric is NaN
         names = list(ranking_metrics(torch.zeros(0, 1), torch.zeros(0, 1, dtype=torch.bool), None, cfg.ks))
     return {p: acc[p].result(names, total) for p in protocols}
@@ -407,3 +396,92 @@ def dump_rankings(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Split
                 ranked = [[vids[v], s] for v, s in zip(top_i[b][:n], top_s[b][:n], strict=True)]
                 test = [vids[v] for v in sub.indices[sub.indptr[b]:sub.indptr[b + 1]].tolist()]
                 fh.write(json.dumps({"user": uids[u], "ranked": ranked, "test": test}) + "\n")
+
+
+# --------------------------------------------------------------------------------------------------
+# Restricted full rankings: cold start
+
+
+@dataclass(frozen=True)
+class Subset:
+    """One restricted full-ranking evaluation (see the module docstring).
+
+    Attributes:
+        name: its section in ``metrics.json`` (``cold``, ``warm``, ``hybrid``, ``cold_subset``).
+        candidates: bool ``[num_videos]``: the videos ranked (each user's interactions of the earlier parts excluded).
+        relevant: bool ``[num_interactions]``: the interactions that are relevant items (of the evaluated part only).
+    """
+
+    name: str
+    candidates: np.ndarray
+    relevant: np.ndarray
+
+
+def cold_start_subsets(ds: Dataset, split: Split) -> tuple[Subset, Subset, Subset]:
+    """``cold``, ``warm`` and ``hybrid`` of a cold-start split (:attr:`Split.cold_videos`; see the module docstring)."""
+    split.check(ds)
+    if not split.is_cold:
+        raise ValueError("cold/warm/hybrid sections need a cold-start split (split.kind=cold)")
+    cold_v = split.video_is_cold(ds.num_videos)
+    cold_rows = cold_v[ds.interactions.video]
+    every_v, every_row = np.ones(ds.num_videos, dtype=bool), np.ones(len(ds.interactions), dtype=bool)
+    return (Subset("cold", cold_v, cold_rows), Subset("warm", ~cold_v, ~cold_rows),
+            Subset("hybrid", every_v, every_row))
+
+
+def unseen_subset(ds: Dataset, split: Split) -> Subset:
+    """``cold_subset``: every video a candidate, relevant = the interactions on videos with no training interaction."""
+    split.check(ds)
+    video = ds.interactions.video
+    trained = np.bincount(video[split.mask(TRAIN)], minlength=ds.num_videos) > 0
+    return Subset("cold_subset", np.ones(ds.num_videos, dtype=bool), ~trained[video])
+
+
+@torch.no_grad()
+def evaluate_subset(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Split, subset: Subset,
+                    part: int = TEST, config: EvalConfig | None = None,
+                    scorer: Scorer | None = None) -> dict[str, float]:
+    """Full-protocol metrics of ``part`` restricted to ``subset`` (candidates and relevant interactions).
+
+    The users evaluated are those with >= 1 relevant interaction of ``part`` in the subset; each user's
+    interactions of the earlier parts (:func:`earlier_parts`) are excluded from the candidates, as in the full
+    protocol; only ``subset.candidates`` are scored (in video order, so ties still break by video index).
+
+    Returns:
+        ``{"precision@K", "recall@K", "ndcg@K", "hit@K", "mrr@K", "recall_capped@K" for every K, "auc",
+        "num_users"}``, means over the evaluated users (NaN when there is none).
+    """
+    cfg = EvalConfig() if config is None else config
+    _check_embeddings(user_emb, video_emb, ds, same_dim=scorer is None)
+    split.check(ds)
+    if subset.candidates.shape != (ds.num_videos,) or subset.relevant.shape != (len(ds.interactions),):
+        raise ValueError(f"subset {subset.name!r} does not fit the dataset ({ds.num_videos} videos, "
+                         f"{len(ds.interactions)} interactions)")
+    score_fn = scorer or inner_product
+    device = user_emb.device
+    earlier = _csr(ds, np.isin(split.part, earlier_parts(part)))
+    target = _csr(ds, (split.part == part) & subset.relevant)
+    users = np.flatnonzero(np.diff(target.indptr) > 0)
+    cols = np.flatnonzero(subset.candidates)
+    col_t = torch.as_tensor(cols, dtype=torch.int64, device=device)
+    cand_emb = video_emb[col_t]
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    names: list[str] = []
+    for batch in _batches(users, cfg.batch_size, max(int(cols.shape[0]), 1)):
+        ut = torch.as_tensor(batch, dtype=torch.int64, device=device)
+        scores = score_fn(user_emb[ut], cand_emb)  # [B, candidates]
+        relevant = _dense_rows(target, batch, device)[:, col_t]
+        valid = ~_dense_rows(earlier, batch, device)[:, col_t]
+        per = ranking_metrics(scores, relevant, valid, cfg.ks)
+        names = list(per)
+        for n, v in per.items():
+            v64 = v.to(torch.float64)
+            keep = ~torch.isnan(v64)
+            sums[n] = sums.get(n, 0.0) + float(torch.where(keep, v64, 0.0).sum())
+            counts[n] = counts.get(n, 0) + int(keep.sum())
+    if not names:
+        names = list(ranking_metrics(torch.zeros(0, 1), torch.zeros(0, 1, dtype=torch.bool), None, cfg.ks))
+    out = {n: (sums[n] / counts[n] if counts.get(n) else math.nan) for n in names}
+    out["num_users"] = int(users.shape[0])
+    return out

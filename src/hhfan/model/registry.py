@@ -70,6 +70,8 @@ SPECS: tuple[ModelSpec, ...] = (
               "HHFAN plus a self candidate in Eq. (6), LightGCN-style input propagation and neighbour dropout"),
     ModelSpec("pop", "Most-popular", "hhfan.baselines.pop", "MostPopular", "PopConfig",
               "training interaction counts"),
+    ModelSpec("dropoutnet", "DropoutNet", "hhfan.baselines.dropoutnet", "DropoutNet", "DropoutNetConfig",
+              "cold-start towers over SVD preference and content inputs, trained with preference dropout"),
     ModelSpec("bprmf", "BPR-MF", "hhfan.baselines.mf", "BPRMF", "MFConfig",
               "BPR matrix factorisation"),
     ModelSpec("neumf", "NeuMF", "hhfan.baselines.neumf", "NeuMF", "NeuMFConfig",
