@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -81,8 +82,12 @@ FileOverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace an 
 
 
 def _fail(message: str, code: int = 1, label: str = "error") -> NoReturn:
-    """Print ``label: message`` (red label, message as is) on one line and exit with ``code``."""
-    err.print(Text.assemble((f"{label}:", "red"), " ", message))
+    """Print ``label: message`` (red label, message as is) on one line and exit with ``code``.
+
+    Under ``torchrun`` the ranks other than 0 name themselves (``rank 1 error: ...``).
+    """
+    rank = env_rank()
+    err.print(Text.assemble((f"rank {rank} {label}:" if rank else f"{label}:", "red"), " ", message))
     raise typer.Exit(code)
 
 
@@ -113,6 +118,8 @@ def _errors() -> Iterator[None]:
     try:
         yield
     except ConfigError as e:
+        if env_rank():  # every rank parses the same command line; rank 0 says it once
+            raise typer.Exit(2) from None
         _fail(str(e), 2, "config error")
     except (DatasetError, ValueError) as e:  # OutputError included
         _fail(str(e))
@@ -121,6 +128,10 @@ def _errors() -> Iterator[None]:
     except OSError as e:  # ours (FileExistsError...) carry a message, the system's an errno
         _fail(str(e) if e.errno is None else _os_message(e))
     except RuntimeError as e:
+        from hhfan.train.distributed import RankZeroError  # torch is loaded: the error came from it
+
+        if isinstance(e, RankZeroError):  # rank 0 failed in a step only it runs and has said why
+            raise typer.Exit(2 if e.kind == "ConfigError" else 1) from None
         if any(s in str(e) for s in _TORCH_OUT_OF_MEMORY):
             _fail("ran out of memory; the model or data is larger than this machine can hold (a smaller "
                   "model.dim / baseline.dim or train.batch_size?)")
@@ -131,6 +142,24 @@ def _errors() -> Iterator[None]:
     except MemoryError:
         _fail("ran out of memory; the input is larger than this machine can hold (or declares sizes it does "
               "not have)")
+
+
+def env_rank() -> int:
+    """This process's ``RANK`` under torchrun (0 otherwise); read here so that the CLI imports no torch."""
+    return int(os.environ.get("RANK", "0") or 0)
+
+
+def _single_process(command: str) -> None:
+    """Refuse a command that runs in one process when it was started by ``torchrun`` with several."""
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
+        raise ValueError(f"`hhfan {command}` runs in one process; start it without torchrun (only `hhfan train` "
+                         "trains across processes: torchrun --nproc_per_node N -m hhfan train ...)")
+
+
+@contextmanager
+def _no_bar() -> Iterator[None]:
+    """What ranks other than 0 show instead of a progress bar: nothing."""
+    yield None
 
 
 @contextmanager
@@ -351,9 +380,12 @@ def train_cmd(
 ) -> None:
     """Train a model with BPR, select the best epoch on validation, write test metrics to RUN_DIR/metrics.json.
 
-    Running the same command again continues the run in --out from wherever it stopped.
+    Running the same command again continues the run in --out from wherever it stopped. Started by torchrun
+    (``torchrun --nproc_per_node N -m hhfan train ...``) it trains across the N processes (gloo on CPU, NCCL
+    with --device cuda, one GPU per process); rank 0 alone writes and prints.
     """
     from hhfan.runner import resolve_run, train_run
+    from hhfan.train import distributed
 
     sets = list(overrides or []) + ([f"train.device={device}"] if device else [])
     with _errors():
@@ -364,11 +396,16 @@ def train_cmd(
 
             if not torch.cuda.is_available():
                 raise ValueError(f"--device {cfg.train.device}: no CUDA device here; use --device cpu")
-        with _bar("training") as step:
-            metrics = train_run(data, out, cfg, resume=resume, say=_say, on_epoch=_epoch_line, on_step=step,
-                                overwrite=overwrite)
-    _print_metrics(metrics)
-    console.print(Text.assemble(("done", "green"), f": {out}/metrics.json"))
+        dist = distributed.init_from_env(cfg.train.device)
+        try:
+            with _bar("training") if dist.is_main else _no_bar() as step:
+                metrics = train_run(data, out, cfg, resume=resume, say=_say, on_epoch=_epoch_line, on_step=step,
+                                    overwrite=overwrite, dist=dist)
+        finally:
+            distributed.shutdown(dist)
+    if dist.is_main:
+        _print_metrics(metrics)
+        console.print(Text.assemble(("done", "green"), f": {out}/metrics.json"))
 
 
 @app.command("compare")
@@ -386,6 +423,7 @@ def compare_cmd(
     from hhfan.compare import compare, parse_models
 
     with _errors():
+        _single_process("compare")
         _check_run_dir(out, data)
         if seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {seeds}")
@@ -426,6 +464,7 @@ def tune_cmd(
     from hhfan.tune import write_preset as write
 
     with _errors():
+        _single_process("tune")
         _check_run_dir(out, data)
         if write_preset is not None:
             check_not_input(write_preset, [data], "--write-preset")
@@ -636,6 +675,43 @@ def report_cmd(
         res = assemble(roots, out, overwrite, command="hhfan " + shlex.join(sys.argv[1:]))
     console.print(Text.assemble(("wrote", "green"), f" {res['page']}: {len(res['experiments'])} experiments, "
                                 f"{len(res['figures'])} pictures"))
+
+
+@app.command("serve")
+def serve_cmd(
+    run: Annotated[Path, typer.Option("--run", help="RUN_DIR written by `hhfan train`.")],
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (127.0.0.1: this machine only).")
+                    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    data: Annotated[Path | None, typer.Option("--data", help="Dataset directory if it moved.")] = None,
+    state: Annotated[Path | None, typer.Option("--state", help="Folder of the service's journal (posted videos "
+                                               "and interactions); default RUN_DIR/serve.")] = None,
+    faiss_min_videos: Annotated[int, typer.Option("--faiss-min-videos", help="Catalogue size from which top-K "
+                                                  "comes from FAISS (if installed; inner-product models); 0 = "
+                                                  "always exact.")] = 100_000,
+    threads: Annotated[int, typer.Option("--threads", help="torch/FAISS threads of the server (1: concurrent "
+                                         "requests run side by side; 0: torch's default).")] = 1,
+) -> None:
+    """Serve recommendations, explanations, new videos and interactions over HTTP (API docs at /docs)."""
+    from hhfan.serve.index import IndexConfig
+    from hhfan.serve.state import ServeConfig
+
+    if not 0 <= port < 65536:
+        _fail(f"--port must be in 0..65535, got {port}", 2)
+    if faiss_min_videos < 0:
+        _fail(f"--faiss-min-videos must be >= 0, got {faiss_min_videos}", 2)
+    if threads < 0:
+        _fail(f"--threads must be >= 0, got {threads}", 2)
+    with _errors():
+        import uvicorn
+
+        from hhfan.serve.app import create_app
+
+        cfg = ServeConfig(index=IndexConfig(faiss_min_videos=faiss_min_videos), state_dir=state, threads=threads)
+        application = create_app(run, data_dir=data, config=cfg, say=_say)
+        _say(f"serving {run} ({application.state.serve.index.size:,} videos, index "
+             f"{application.state.serve.index.kind}) on http://{host}:{port}; API docs at /docs")
+        uvicorn.run(application, host=host, port=port, log_level="info")
 
 
 # ---------------------------------------------------------------------------------------- quickstart

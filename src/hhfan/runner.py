@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from hhfan.model import registry
 from hhfan.model.base import Recommender, hold_out_video_ids
 from hhfan.model.hhfan import HHFAN
 from hhfan.model.registry import MODEL_NAMES, BuildContext
+from hhfan.train.distributed import SINGLE, Dist
 from hhfan.train.trainer import EpochRecord, TrainConfig, TrainJob, load_checkpoint, train
 from hhfan.train.triples import TrainingPairs, WalkPositives
 
@@ -154,15 +156,19 @@ def pretrained_embeddings(run_dir: Path, ds: Dataset, art: GraphArtifacts) -> tu
     return eu.float().cpu(), ev.float().cpu()
 
 
-def validation_fn(ds: Dataset, art: GraphArtifacts, cfg: RunConfig) -> Callable[[Any], dict[str, float]]:
-    """Validation metrics (full protocol on the validation part) for model selection; never test."""
+def validation_fn(ds: Dataset, art: GraphArtifacts, cfg: RunConfig, dist: Dist = SINGLE
+                  ) -> Callable[[Any], dict[str, float]]:
+    """Validation metrics (full protocol on the validation part) for model selection; never test.
+
+    With ``dist`` of several processes the ranking is shared over the ranks (:func:`evaluate`).
+    """
     ecfg = EvalConfig(protocol="full", ks=cfg.eval.ks, seed=cfg.eval.seed, batch_size=cfg.eval.batch_size)
     if art.split.is_cold:
         return _cold_validation_fn(ds, art, cfg, ecfg)
 
     def validate(model: Any) -> dict[str, float]:
         eu, ev = model.all_embeddings()
-        return evaluate(eu, ev, ds, art.split, part=VAL, config=ecfg, scorer=model.score_matrix)["full"]
+        return evaluate(eu, ev, ds, art.split, part=VAL, config=ecfg, scorer=model.score_matrix, dist=dist)["full"]
 
     return validate
 
@@ -238,7 +244,7 @@ def train_run(data_dir: Path, run_dir: Path, cfg: RunConfig, resume: bool = Fals
               on_epoch: Callable[[EpochRecord], None] | None = None,
               on_step: Callable[[int, int], None] | None = None,
               on_sample: Callable[[int, int], None] | None = None,
-              overwrite: bool = False) -> dict[str, dict[str, float]]:
+              overwrite: bool = False, dist: Dist = SINGLE) -> dict[str, dict[str, float]]:
     """Split + graph + RWSS, train with early stopping on validation, evaluate the best epoch on test.
 
     A ``run_dir`` that already holds this run is continued from wherever it stopped (config written, graph
@@ -246,19 +252,28 @@ def train_run(data_dir: Path, run_dir: Path, cfg: RunConfig, resume: bool = Fals
     (:func:`extends`) and with other threads or on another device (:func:`execution_free`); a run of another
     config is an error, replaced only with ``overwrite`` (:mod:`hhfan.rundir`). ``resume`` insists that there
     is a run to continue. One process trains in a run directory at a time.
+
+    With ``dist`` of several processes (``torchrun``; :mod:`hhfan.train.distributed`) every rank calls this with
+    the same arguments: rank 0 alone prepares and locks the run directory, builds the graph, writes the config,
+    checkpoints, the log and ``metrics.json``, and calls ``say``/``on_*``; the others wait for it at each of these
+    steps, read the graph rank 0 wrote (``run_dir`` must be on a file system every node sees), train on their
+    shard of users and share validation and test ranking. Every rank returns the same metrics.
     """
     run_dir = Path(run_dir)
+    if not dist.is_main:  # one voice: rank 0 reports
+        say, on_epoch, on_step, on_sample = _quiet, None, None, None
     ds = read_dataset(data_dir)
     if ds.interactions.split is not None and cfg.split.kind != "predefined":
         say(f"warning: {data_dir} has its own train/val/test split, but this run uses a {cfg.split.kind} split "
             "(split.kind); its figures are not comparable with those published on the dataset's split. Set "
             "split.kind=predefined to use it")
-    existing = rundir.prepare(run_dir, data_dir, overwrite)
+    existing = dist.broadcast_object(dist.main_only(lambda: rundir.prepare(run_dir, data_dir, overwrite)))
     if resume and not existing:
         raise DatasetError(f"{run_dir}: no run to resume (no config.yaml); drop --resume to start one")
-    with rundir.locked(run_dir):
-        art = _prepare_run(run_dir, data_dir, ds, cfg, existing, say, on_sample)
-        return _train_and_test(run_dir, ds, art, cfg, existing, say, on_epoch, on_step)
+    with rundir.locked(run_dir) if dist.is_main else nullcontext():
+        prepared = dist.main_only(lambda: _prepare_run(run_dir, data_dir, ds, cfg, bool(existing), say, on_sample))
+        art = prepared if prepared is not None else _load_graph(run_dir, cfg)
+        return _train_and_test(run_dir, ds, art, cfg, bool(existing), say, on_epoch, on_step, dist)
 
 
 def _prepare_run(run_dir: Path, data_dir: Path, ds: Dataset, cfg: RunConfig, existing: bool, say: Say,
@@ -281,11 +296,16 @@ def _prepare_run(run_dir: Path, data_dir: Path, ds: Dataset, cfg: RunConfig, exi
     else:
         write_config(run_dir, cfg, data_dir, ds.fingerprint())
     if (run_dir / "graph").exists():
-        art = GraphArtifacts.load(run_dir / "graph")
-        check_graph(run_dir, art, cfg)
-        return art
+        return _load_graph(run_dir, cfg)
     art = build_artifacts(ds, cfg.build_config(), say=say, progress=on_sample)
     art.save(run_dir / "graph")  # atomic: a run killed here has no graph/ and rebuilds it (deterministic)
+    return art
+
+
+def _load_graph(run_dir: Path, cfg: RunConfig) -> GraphArtifacts:
+    """The run's ``graph/``, checked against its config (:func:`check_graph`)."""
+    art = GraphArtifacts.load(run_dir / "graph")
+    check_graph(run_dir, art, cfg)
     return art
 
 
@@ -299,11 +319,11 @@ def check_graph(run_dir: Path, art: GraphArtifacts, cfg: RunConfig) -> None:
 
 def _train_and_test(run_dir: Path, ds: Dataset, art: GraphArtifacts, cfg: RunConfig, resume: bool, say: Say,
                     on_epoch: Callable[[EpochRecord], None] | None,
-                    on_step: Callable[[int, int], None] | None) -> dict[str, dict[str, float]]:
+                    on_step: Callable[[int, int], None] | None, dist: Dist = SINGLE) -> dict[str, dict[str, float]]:
     """Train (or continue) with early stopping on validation, then write the best epoch's test metrics."""
     if cfg.train.num_threads:  # before building: some baselines do heavy work (SVD, PathSim) at build time
         torch.set_num_threads(cfg.train.num_threads)
-    model = build_model(cfg, ds, art)
+    model = build_model(cfg, ds, art, str(dist.device(cfg.train.device)) if dist.enabled else None)
     train_mask = art.split.mask(TRAIN)
     pool = np.flatnonzero(~art.split.video_is_cold(ds.num_videos)) if art.split.is_cold else None
     pairs = TrainingPairs(ds.interactions.user[train_mask], ds.interactions.video[train_mask],
@@ -311,7 +331,7 @@ def _train_and_test(run_dir: Path, ds: Dataset, art: GraphArtifacts, cfg: RunCon
     extra = (WalkPositives(art.graph, cfg.train.tau, cfg.train.walk_positives)
              if cfg.train.tau > 1 and cfg.train.walk_positives > 0 else None)
     log = run_dir / "train_log.jsonl"
-    if not (run_dir / "last.pt").exists():
+    if dist.is_main and not (run_dir / "last.pt").exists():
         log.unlink(missing_ok=True)  # epochs logged after the last checkpoint are trained again
 
     def logged(rec: EpochRecord) -> None:
@@ -321,17 +341,25 @@ def _train_and_test(run_dir: Path, ds: Dataset, art: GraphArtifacts, cfg: RunCon
             on_epoch(rec)
 
     meta = {"fingerprint": ds.fingerprint(), "config": yaml.safe_dump(to_dict(cfg))}
-    history = train(model, TrainJob(pairs=pairs, config=cfg.train, validate=validation_fn(ds, art, cfg),
+    history = train(model, TrainJob(pairs=pairs, config=cfg.train, validate=validation_fn(ds, art, cfg, dist),
                                     run_dir=run_dir, extra_positives=extra, meta=meta, resume=resume,
-                                    on_epoch=logged, on_step=on_step))
-    with atomic_file(log) as tmp:  # the log is the checkpoint's history: whole, in order, even after a kill
-        tmp.write_text("".join(json.dumps(vars(rec)) + "\n" for rec in history))
+                                    on_epoch=logged if dist.is_main else None, on_step=on_step, dist=dist))
+
+    def write_log() -> None:
+        with atomic_file(log) as tmp:  # the log is the checkpoint's history: whole, in order, even after a kill
+            tmp.write_text("".join(json.dumps(vars(rec)) + "\n" for rec in history))
+
+    dist.main_only(write_log)
     _say_cap(history, cfg, run_dir, say)
     run = load_run(run_dir, ds=ds)
     say("evaluating the best epoch on the test split")
-    metrics = evaluate_run(run)
-    with atomic_file(run_dir / "metrics.json") as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2))
+    metrics = evaluate_run(run, dist=dist)
+
+    def write_metrics() -> None:
+        with atomic_file(run_dir / "metrics.json") as tmp:
+            tmp.write_text(json.dumps(metrics, indent=2))
+
+    dist.main_only(write_metrics)
     return metrics
 
 
@@ -373,11 +401,13 @@ def load_run(run_dir: Path, ds: Dataset | None = None, data_dir: Path | None = N
     return Run(cfg, ds, art, model, run_dir)
 
 
-def evaluate_run(run: Run, protocol: str | None = None) -> dict[str, dict[str, Any]]:
-    """Test metrics of a loaded run under ``protocol`` (default: the run's eval config, both protocols)."""
+def evaluate_run(run: Run, protocol: str | None = None, dist: Dist = SINGLE) -> dict[str, dict[str, Any]]:
+    """Test metrics of a loaded run under ``protocol`` (default: the run's eval config, both protocols); with
+    ``dist`` of several processes the ranking is shared over the ranks and every rank gets the metrics."""
     ecfg = run.config.eval if protocol is None else EvalConfig(**{**vars(run.config.eval), "protocol": protocol})
     eu, ev = run.model.all_embeddings()
-    found = evaluate(eu, ev, run.dataset, run.artifacts.split, part=TEST, config=ecfg, scorer=run.model.score_matrix)
+    found = evaluate(eu, ev, run.dataset, run.artifacts.split, part=TEST, config=ecfg, scorer=run.model.score_matrix,
+                     dist=dist)
     metrics: dict[str, dict[str, Any]] = dict(found)
     if protocol is None:
         metrics.update(extra_sections(run, ecfg))

@@ -62,6 +62,7 @@ from hhfan.data.atomic import atomic_file
 from hhfan.data.dataset import Dataset
 from hhfan.data.split import TEST, TRAIN, VAL, Split
 from hhfan.eval.metrics import ranking_metrics
+from hhfan.train.distributed import SINGLE, Dist
 
 PROTOCOLS: tuple[str, ...] = ("sampled", "full", "both")
 """Accepted values of :attr:`EvalConfig.protocol`."""
@@ -272,6 +273,18 @@ def _batches(users: np.ndarray, batch_size: int, num_videos: int) -> Iterator[np
         yield users[start:start + step]
 
 
+_BatchSums = tuple[list[str], list[float], list[int]]
+"""One batch's per-metric NaN-skipping sums and counts (names, sums, counts)."""
+
+
+def _batch_sums(per_user: dict[str, Tensor]) -> _BatchSums:
+    """NaN-skipping per-metric sums and counts of one batch of per-user metrics."""
+    names = list(per_user)
+    v = torch.stack([per_user[n] for n in names]).to(torch.float64)  # [metrics, B]
+    keep = ~torch.isnan(v)
+    return names, torch.where(keep, v, 0.0).sum(1).cpu().tolist(), keep.sum(1).cpu().tolist()
+
+
 class _Accumulator:
     """Running NaN-skipping sums and counts of per-user metrics (the mean of :func:`mean_metrics`)."""
 
@@ -279,12 +292,9 @@ class _Accumulator:
         self.sums: dict[str, float] = {}
         self.counts: dict[str, int] = {}
 
-    def add(self, per_user: dict[str, Tensor]) -> None:
-        names = list(per_user)
-        v = torch.stack([per_user[n] for n in names]).to(torch.float64)  # [metrics, B]
-        keep = ~torch.isnan(v)
-        sums = torch.where(keep, v, 0.0).sum(1).cpu().tolist()
-        counts = keep.sum(1).cpu().tolist()
+    def add(self, batch: _BatchSums) -> None:
+        """Add one batch's sums (batches must come in the same order for the same floating-point result)."""
+        names, sums, counts = batch
         for n, s_, c in zip(names, sums, counts, strict=True):
             self.sums[n] = self.sums.get(n, 0.0) + float(s_)
             self.counts[n] = self.counts.get(n, 0) + int(c)
@@ -299,7 +309,7 @@ class _Accumulator:
 def evaluate(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Split, part: int = TEST,
              config: EvalConfig | None = None,
              progress: Callable[[int, int], None] | None = None,
-             scorer: Scorer | None = None) -> dict[str, dict[str, float]]:
+             scorer: Scorer | None = None, dist: Dist = SINGLE) -> dict[str, dict[str, float]]:
     """Evaluate embeddings on ``part`` of ``split`` under the protocols of ``config``.
 
     Args:
@@ -313,6 +323,10 @@ def evaluate(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Split, par
         scorer: ``scorer(user_emb[batch], video_emb) -> [B, num_videos]`` logits for models that do not
             score by inner product (NeuMF, DeepFM...; :meth:`Recommender.score_matrix`); default
             :func:`inner_product`.
+        dist: several processes share the work (:mod:`hhfan.train.distributed`; every rank calls this with the
+            same embeddings): the user batches are dealt round-robin over the ranks, and every rank gets the
+            result, which is exactly the single-process one (each batch is the batch one process would score,
+            and the per-batch sums are added up in batch order). ``progress`` then counts this rank's users.
 
     Returns:
         ``{protocol: {"precision@K", "recall@K", "ndcg@K", "hit@K", "mrr@K" for every K, "auc", "num_users"}}``
@@ -326,28 +340,35 @@ def evaluate(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Split, par
     idx = _build_index(ds, split, part, need_seen="sampled" in protocols)
     device = user_emb.device
     nv = ds.num_videos
-    acc = {p: _Accumulator() for p in protocols}
-    names: list[str] = []
-    total, done = int(idx.users.shape[0]), 0
-    for users in _batches(idx.users, cfg.batch_size, nv):
+    total = int(idx.users.shape[0])
+    batches = list(_batches(idx.users, cfg.batch_size, nv))
+    mine = range(dist.rank, len(batches), dist.world_size)  # every batch for one process
+    done, mine_total = 0, sum(int(batches[b].shape[0]) for b in mine)
+    found: list[tuple[int, str, _BatchSums]] = []  # (batch, protocol, sums)
+    for b in mine:
+        users = batches[b]
         ut = torch.as_tensor(users, dtype=torch.int64, device=device)
         scores = score_fn(user_emb[ut], video_emb)  # [B, nv]
         relevant = _dense_rows(idx.target, users, device)
         if "full" in protocols:
             per = ranking_metrics(scores, relevant, ~_dense_rows(idx.earlier, users, device), cfg.ks)
-            acc["full"].add(per)
-            names = list(per)
+            found.append((b, "full", _batch_sums(per)))
         if "sampled" in protocols:
             cand_mask = _sample_negatives(idx.seen, users, cfg.num_negatives, cfg.seed).to(device) | relevant
             cand = _compact(cand_mask, nv)  # positives and negatives by video index; padding (nv) last
             ok = cand < nv
             col = cand.clamp(max=nv - 1)
             per = ranking_metrics(scores.gather(1, col), relevant.gather(1, col) & ok, ok, cfg.ks)
-            acc["sampled"].add(per)
-            names = list(per)
+            found.append((b, "sampled", _batch_sums(per)))
         done += int(users.shape[0])
         if progress is not None:
-            progress(done, total)
+            progress(done, mine_total)
+    if dist.enabled:  # every rank's batches, added up in batch order below: the single-process sums exactly
+        found = sorted((x for part_found in dist.all_gather_object(found) for x in part_found), key=lambda x: x[0])
+    acc = {p: _Accumulator() for p in protocols}
+    for _, proto, sums in found:
+        acc[proto].add(sums)
+    names = found[-1][2][0] if found else []
     if not names:  # no evaluated user: every metric is NaN
         names = list(ranking_metrics(torch.zeros(0, 1), torch.zeros(0, 1, dtype=torch.bool), None, cfg.ks))
     return {p: acc[p].result(names, total) for p in protocols}

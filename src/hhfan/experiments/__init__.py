@@ -17,9 +17,3 @@ MODULES: dict[str, str] = {"tables": "hhfan.experiments.tables", "ablation": "hh
                            "case-study": "hhfan.experiments.case_study"}
 """Experiment name -> the module whose ``run(setting, progress, ...)`` runs it."""
 
-
-def check_name(name: str) -> str:
-    """``name`` if it is an experiment, else a ValueError listing them."""
-    if name not in MODULES:
-        raise ValueError(f"unknown experiment {name!r}; choose one of {', '.join(EXPERIMENTS)}")
-    return name

@@ -278,13 +278,6 @@ def _wall(run_dir: Path) -> float | None:
     return float(json.loads(path.read_text())["wall_seconds"])
 
 
-def finished(run_dir: Path, cfg: RunConfig) -> CellResult | None:
-    """The result of a finished run in ``run_dir`` (None when it has not finished); the config is not checked."""
-    if not (run_dir / "metrics.json").exists():
-        return None
-    return _result(Cell(cfg.model_name, cfg.train.seed, cfg.split.training_rate), run_dir, cfg, False, None)
-
-
 def _result(cell: Cell, run_dir: Path, cfg: RunConfig, trained_now: bool, preset: Path | None) -> CellResult:
     log = read_train_log(run_dir) if (run_dir / "train_log.jsonl").exists() else []
     secs = [float(r["seconds"]) for r in log]

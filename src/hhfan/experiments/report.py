@@ -59,7 +59,7 @@ def _load(path: Path) -> dict[str, Any]:
     return doc
 
 
-def _demote(markdown: str, levels: int = 2) -> str:
+def _demote(markdown: str, levels: int = 3) -> str:
     """The experiment's own Markdown with its headings ``levels`` deeper and its provenance comment dropped."""
     out = []
     for line in markdown.splitlines():
@@ -139,12 +139,14 @@ def tables_facts(doc: dict[str, Any]) -> list[str]:
                     f"{c['test_positives_median']:.0f}): a perfect ranking scores P@10 {c['precision@10_ceiling']:.4f} "
                     f"and R@10 {c['recall@10_ceiling']:.4f}")
             if paper_p.get("precision@10") and paper_p["precision@10"] > c["precision@10_ceiling"]:
-                text += (f"; the paper's HHFAN P@10 {paper_p['precision@10']:.4f} exceeds that ceiling, so its test "
-                         "part must hold more positives per user than ours")
+                text += (f"; the paper's HHFAN P@10 {paper_p['precision@10']:.4f} exceeds that ceiling: with our "
+                         "definition of P@10 its test lists must hold more positives per user than ours (or its "
+                         "P@10 is defined otherwise)")
             lines.append(text + ".")
         lines.append("")
-    lines += ["Protocol and setting differences that apply to every figure above:", ""]
-    lines += [f"- {n}" for n in doc.get("protocol_notes", PROTOCOL_NOTES)] + ["", SLOT, ""]
+    notes = doc.get("protocol_notes", PROTOCOL_NOTES)
+    lines += [f"The {len(notes)} protocol and setting differences listed under the tables above apply to every "
+              "figure here.", "", SLOT, ""]
     return lines
 
 

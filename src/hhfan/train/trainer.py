@@ -26,15 +26,18 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from hhfan.data.atomic import atomic_file
 from hhfan.data.dataset import DatasetError
 from hhfan.model.base import Recommender
+from hhfan.train.distributed import SINGLE, Dist, step_bounds
 from hhfan.train.triples import TrainingPairs, WalkPositives, epoch_triples
 
 
@@ -124,6 +127,31 @@ def bpr_loss(model: Recommender, u: torch.Tensor, pos: torch.Tensor, neg: torch.
     return total, bpr
 
 
+def shard_loss(model: Recommender, u: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, l2: float,
+               batch_users: torch.Tensor, batch_videos: torch.Tensor, global_size: int, world_size: int
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+    """One rank's share of Eq. (10) on a step's global batch (multi-process training): (loss, local BPR part).
+
+    Summed over the ranks — which is what :meth:`~hhfan.train.distributed.Dist.all_reduce_gradients` does to the
+    gradients — the losses are :func:`bpr_loss` of the global batch: the rank's BPR mean (with whatever else
+    :func:`bpr_loss` adds to it) weighted by its share ``len(u) / global_size`` of the batch, and ``1 / world_size``
+    of the penalty ``λ Σ‖θ‖² / global_size`` over the tensors :meth:`Recommender.l2_terms` names for the *whole*
+    step (``batch_users``: every rank's users, ``batch_videos``: every rank's positives and negatives), so a
+    model's λ means the same with any number of processes. A rank without triples in the step (``len(u) == 0``)
+    contributes the penalty only.
+    """
+    if u.shape[0]:
+        total, bpr = bpr_loss(model, u, pos, neg, 0.0)
+        loss = total * (u.shape[0] / global_size)
+    else:
+        bpr = loss = torch.zeros((), device=u.device)
+    if l2:
+        uu, vv = torch.unique(batch_users), torch.unique(batch_videos)
+        reg = sum((t.pow(2).sum() for t in model.l2_terms(uu, vv)), torch.zeros((), device=u.device))
+        loss = loss + l2 * reg / global_size / world_size
+    return loss, bpr
+
+
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
     """Write a checkpoint atomically."""
     with atomic_file(path) as tmp:
@@ -158,6 +186,9 @@ class TrainJob:
         resume: continue from ``run_dir/last.pt`` when it exists.
         on_epoch: called with each epoch's record.
         on_step: called with ``(step, steps)`` after each batch.
+        dist: this process's place in a multi-process run (:mod:`hhfan.train.distributed`; one process by
+            default): each rank trains on its users' triples, gradients are summed over the ranks, rank 0 alone
+            writes checkpoints, and ``validate`` must be the same collective call on every rank.
     """
 
     pairs: TrainingPairs
@@ -169,17 +200,26 @@ class TrainJob:
     resume: bool = False
     on_epoch: Callable[[EpochRecord], None] | None = None
     on_step: Callable[[int, int], None] | None = None
+    dist: Dist = SINGLE
 
 
 def train(model: Recommender, job: TrainJob) -> list[EpochRecord]:
-    """Train ``model`` with BPR until ``epochs`` or early stopping; return the per-epoch history."""
+    """Train ``model`` with BPR until ``epochs`` or early stopping; return the per-epoch history.
+
+    With ``job.dist`` of several processes every rank calls this with the same job (its own ``pairs`` are cut
+    to its users here); they return the same history.
+    """
     cfg, pairs, validate, run_dir, meta, on_epoch, on_step = (job.config, job.pairs, job.validate, job.run_dir,
                                                               job.meta, job.on_epoch, job.on_step)
+    dist = job.dist
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
-    device = torch.device(cfg.device)
+    device = dist.device(cfg.device)
     if not any(p.requires_grad for p in model.parameters()):
-        return _fit_free(model, validate, run_dir, cfg.val_metric, meta, on_epoch)
+        return _fit_free(model, validate, run_dir, cfg.val_metric, meta, on_epoch, dist)
+    dist.broadcast_module(model)  # identical replicas, whatever each rank's build drew
+    if dist.enabled:
+        pairs = pairs.shard(dist.rank, dist.world_size)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     history: list[EpochRecord] = []
     best, best_epoch, start_epoch = -math.inf, -1, 0
@@ -196,45 +236,84 @@ def train(model: Recommender, job: TrainJob) -> list[EpochRecord]:
         t0 = time.perf_counter()
         torch.manual_seed(cfg.seed * 1_000_003 + epoch)  # in-model randomness (dropout) per (seed, epoch): exact resume
         model.start_epoch(epoch)  # per-epoch model state (FREEDOM's pruned graph), drawn after the seed
-        triples = epoch_triples(pairs, job.extra_positives, cfg.negatives, cfg.seed, epoch)  # walk positives: per epoch
+        if dist.enabled:  # the same model state on every rank (above), then each rank's own dropout stream
+            torch.manual_seed(_rank_seed(cfg.seed, epoch, dist))
+        triples = epoch_triples(pairs, job.extra_positives, cfg.negatives, cfg.seed, epoch,  # walk positives: per
+                                dist.shard)  # epoch; several processes: this rank's users
         u, v, n = (torch.from_numpy(a).to(device) for a in triples)
         model.train()
-        total, steps = 0.0, math.ceil(u.shape[0] / cfg.batch_size)
+        bounds, sizes = step_bounds(dist.all_gather_ints(u.shape[0]), cfg.batch_size)
+        total, steps = 0.0, int(sizes.shape[0])
         for s in range(steps):
-            sl = slice(s * cfg.batch_size, (s + 1) * cfg.batch_size)
-            loss, bpr = bpr_loss(model, u[sl], v[sl], n[sl], cfg.l2)
+            lo, hi = int(bounds[dist.rank, s]), int(bounds[dist.rank, s + 1])
+            if dist.enabled:
+                loss, bpr = _shard_step(model, u[lo:hi], v[lo:hi], n[lo:hi], cfg.l2, dist, bounds[:, s + 1] -
+                                        bounds[:, s], int(sizes[s]))
+            else:
+                loss, bpr = bpr_loss(model, u[lo:hi], v[lo:hi], n[lo:hi], cfg.l2)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            if loss.requires_grad:  # always, but on a rank with neither triples nor a penalty in the step
+                loss.backward()
+            dist.all_reduce_gradients(model.parameters())
             opt.step()
-            total += float(bpr.detach()) * (min(u.shape[0], (s + 1) * cfg.batch_size) - s * cfg.batch_size)
+            total += float(bpr.detach()) * (hi - lo)
             if on_step is not None:
                 on_step(s + 1, steps)
+        total, count = dist.sum_floats([total, u.shape[0]])
         model.eval()
         val = validate(model)
-        rec = EpochRecord(epoch, total / u.shape[0], val, time.perf_counter() - t0, int(u.shape[0]))
+        dist.check_replicas(model)
+        rec = EpochRecord(epoch, total / count, val, time.perf_counter() - t0, int(count))
         history.append(rec)
         score = val[cfg.val_metric]
         payload = {"model": model.state_dict(), "epoch": epoch, **(meta or {})}
-        if score > best:
+        improved = score > best
+        if improved:
             best, best_epoch = score, epoch
-            save_checkpoint(best_path, payload)
-        save_checkpoint(last_path, {**payload, "optimizer": opt.state_dict(), "best": best,
-                                    "best_epoch": best_epoch, "history": [vars(h) for h in history]})
+        last = {**payload, "optimizer": opt.state_dict(), "best": best, "best_epoch": best_epoch,
+                "history": [vars(h) for h in history]}
+        dist.main_only(partial(_save_epoch, best_path if improved else None, last_path, payload, last))
         if on_epoch is not None:
             on_epoch(rec)
+    dist.barrier()
     return history
 
 
+def _save_epoch(best_path: Path | None, last_path: Path, payload: dict[str, Any], last: dict[str, Any]) -> None:
+    """An epoch's checkpoints: ``best.pt`` when it improved (``best_path`` given), then ``last.pt``."""
+    if best_path is not None:
+        save_checkpoint(best_path, payload)
+    save_checkpoint(last_path, last)
+
+
+def _rank_seed(seed: int, epoch: int, dist: Dist) -> int:
+    """torch's seed of one rank's in-model randomness (dropout) in one epoch of a multi-process run."""
+    return int(np.random.SeedSequence([int(seed), int(epoch), dist.rank, dist.world_size]).generate_state(
+        1, np.uint64)[0])
+
+
+def _shard_step(model: Recommender, u: torch.Tensor, pos: torch.Tensor, neg: torch.Tensor, l2: float, dist: Dist,
+                shares: np.ndarray, global_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`shard_loss` of one step, with the step's users and videos of every rank gathered for the penalty."""
+    if not l2:
+        empty = torch.empty(0, dtype=torch.int64, device=u.device)
+        return shard_loss(model, u, pos, neg, l2, empty, empty, global_size, dist.world_size)
+    parts = dist.all_gather_padded(torch.stack([u, pos, neg]), [int(x) for x in shares])
+    users = torch.cat([p[0] for p in parts])
+    videos = torch.cat([p[i] for i in (1, 2) for p in parts])
+    return shard_loss(model, u, pos, neg, l2, users, videos, global_size, dist.world_size)
+
+
 def _fit_free(model: Recommender, validate: ValidateFn, run_dir: Path, val_metric: str,
-              meta: dict[str, Any] | None, on_epoch: Callable[[EpochRecord], None] | None) -> list[EpochRecord]:
+              meta: dict[str, Any] | None, on_epoch: Callable[[EpochRecord], None] | None,
+              dist: Dist = SINGLE) -> list[EpochRecord]:
     """A model without trainable parameters (fitted when built): validate once, checkpoint it as epoch 0."""
     t0 = time.perf_counter()
     model.eval()
     rec = EpochRecord(0, 0.0, validate(model), time.perf_counter() - t0, 0)
     payload = {"model": model.state_dict(), "epoch": 0, **(meta or {})}
-    save_checkpoint(run_dir / "best.pt", payload)
-    save_checkpoint(run_dir / "last.pt", {**payload, "optimizer": {}, "best": rec.val[val_metric],
-                                          "best_epoch": 0, "history": [vars(rec)]})
+    last = {**payload, "optimizer": {}, "best": rec.val[val_metric], "best_epoch": 0, "history": [vars(rec)]}
+    dist.main_only(partial(_save_epoch, run_dir / "best.pt", run_dir / "last.pt", payload, last))
     if on_epoch is not None:
         on_epoch(rec)
     return [rec]

@@ -45,6 +45,11 @@ class TrainingPairs:
         self.num_users, self.num_videos = num_users, num_videos
         self.keys = np.sort(self.user * num_videos + self.video)
 
+    def shard(self, rank: int, world_size: int) -> TrainingPairs:
+        """The pairs of the users of one rank (``user % world_size == rank``), in their original order."""
+        keep = self.user % world_size == rank
+        return TrainingPairs(self.user[keep], self.video[keep], self.num_users, self.num_videos, self.negative_pool)
+
     def contains(self, user: np.ndarray, video: np.ndarray) -> np.ndarray:
         """Boolean mask: is (user[i], video[i]) a training interaction?"""
         k = user.astype(np.int64) * self.num_videos + video
@@ -116,9 +121,15 @@ def _walk_videos(indptr: np.ndarray, indices: np.ndarray, users: np.ndarray, tau
     return out
 
 
-def _epoch_seed(seed: int, epoch: int, stream: int) -> np.random.SeedSequence:
-    """Seed sequence of one (seed, epoch) and a stream tag (walks and their selection draw separately)."""
-    return np.random.SeedSequence([int(seed), int(epoch), stream])
+def _epoch_seed(seed: int, epoch: int, stream: int, shard: tuple[int, int] | None = None) -> np.random.SeedSequence:
+    """Seed sequence of one (seed, epoch) and a stream tag (walks and their selection draw separately); a rank's
+    shard ``(rank, world_size)`` of a multi-process run gets streams of its own."""
+    return np.random.SeedSequence([int(seed), int(epoch), stream, *_shard_key(shard)])
+
+
+def _shard_key(shard: tuple[int, int] | None) -> list[int]:
+    """Extra seed words of a rank's shard (none for a single process, whose streams stay as they were)."""
+    return [] if shard is None or shard[1] == 1 else [int(shard[0]), int(shard[1])]
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,21 +161,26 @@ class WalkPositives:
             if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < lo:
                 raise ValueError(f"{name} must be an int >= {lo}, got {value!r}")
 
-    def sample(self, pairs: TrainingPairs, seed: int, epoch: int) -> np.ndarray:
+    def sample(self, pairs: TrainingPairs, seed: int, epoch: int, shard: tuple[int, int] | None = None
+               ) -> np.ndarray:
         """The walk positives of one epoch: int64 ``[n, 2]`` rows ``(user, video)``, sorted by user.
 
-        No row is a training interaction, no row repeats, and no user has more than ``per_user`` rows.
+        No row is a training interaction, no row repeats, and no user has more than ``per_user`` rows. With
+        ``shard = (rank, world_size)`` only that rank's users (``user % world_size == rank``) walk; a user's walks
+        are the same in any shard (one stream per user), the selection among them is drawn per shard.
         """
         g = self.graph
         if g.count("user") != pairs.num_users or g.count("video") != pairs.num_videos:
             raise ValueError(f"graph has {g.count('user')} users and {g.count('video')} videos but the training "
                              f"pairs {pairs.num_users} and {pairs.num_videos}")
-        users = np.arange(pairs.num_users, dtype=np.int64) + g.offset("user")
+        local = (np.arange(pairs.num_users, dtype=np.int64) if shard is None
+                 else np.arange(shard[0], pairs.num_users, shard[1], dtype=np.int64))
+        users = local + g.offset("user")
         lo = g.offset("video")
         walk_seed = np.uint64(_epoch_seed(seed, epoch, 1).generate_state(1, np.uint64)[0])
         found = _walk_videos(g.indptr, g.indices, users, int(self.tau), int(self.walks_per_positive * self.per_user),
                              lo, lo + g.count("video"), walk_seed)
-        u = np.repeat(np.arange(pairs.num_users, dtype=np.int64), found.shape[1])
+        u = np.repeat(local, found.shape[1])
         v = found.ravel()
         keep = v >= 0
         u, v = u[keep], v[keep]
@@ -173,7 +189,7 @@ class WalkPositives:
             keep &= np.isin(v, pairs.negative_pool)
         key = np.unique(u[keep] * pairs.num_videos + v[keep])  # distinct (user, video), sorted by user
         u, v = key // pairs.num_videos, key % pairs.num_videos
-        rng = np.random.default_rng(_epoch_seed(seed, epoch, 2))
+        rng = np.random.default_rng(_epoch_seed(seed, epoch, 2, shard))
         order = np.lexsort((rng.random((key.shape[0],)), u))  # per user, a uniform random order of its videos
         u, v = u[order], v[order]
         rank = np.arange(u.shape[0]) - np.searchsorted(u, u, side="left")
@@ -181,17 +197,23 @@ class WalkPositives:
         return np.stack([u[keep], v[keep]], axis=1).astype(np.int64)
 
 
-def epoch_triples(pairs: TrainingPairs, walks: WalkPositives | None, m: int, seed: int, epoch: int
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def epoch_triples(pairs: TrainingPairs, walks: WalkPositives | None, m: int, seed: int, epoch: int,
+                  shard: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Shuffled triples ⟨u, v, v'⟩ of one epoch (Eq. 9): every positive pair with M negatives.
 
     The positives are the training pairs plus, when ``walks`` is given, that epoch's walk positives
     (:meth:`WalkPositives.sample` with the same ``(seed, epoch)``). Negatives are drawn against all of
     them, so no video is both a positive and a negative of a user in one epoch. Deterministic in
     ``(seed, epoch)``; without walks, the triples are those of the training pairs alone.
+
+    ``shard = (rank, world_size)`` draws one rank's part of a multi-process epoch: ``pairs`` must then hold that
+    rank's users only (:meth:`TrainingPairs.shard`), walk positives are drawn for them only, and the streams are
+    seeded by ``(seed, epoch, rank, world_size)`` (deterministic for a given number of processes; the triples of
+    ``world_size`` ranks are not those of one process). ``None`` (or a world of 1) is the single-process draw.
     """
-    rng = np.random.default_rng([seed, epoch])
-    extra = walks.sample(pairs, seed, epoch) if walks is not None else np.empty((0, 2), np.int64)
+    rng = np.random.default_rng([seed, epoch, *_shard_key(shard)])
+    shard = shard if _shard_key(shard) else None
+    extra = walks.sample(pairs, seed, epoch, shard) if walks is not None else np.empty((0, 2), np.int64)
     if extra.size:
         u = np.concatenate([pairs.user, extra[:, 0]])
         v = np.concatenate([pairs.video, extra[:, 1]])

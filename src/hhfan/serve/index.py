@@ -1,0 +1,257 @@
+"""The video index of the service: a growable embedding matrix with exact top-K, and FAISS past a size.
+
+* **Exact** (default): the user's row is scored against every video with the model's own
+  :meth:`~hhfan.model.base.Recommender.score_matrix` (a torch matmul for inner-product models, the model's
+  pair scorer for NeuMF, DeepFM, SemRec...), seen videos are set to ``-inf`` and ``torch.topk`` picks the K.
+* **FAISS** (optional extra ``faiss-cpu``), only for inner-product models and only once the catalogue holds
+  at least :attr:`IndexConfig.faiss_min_videos` videos: an inner-product IVF index (``IndexIVFFlat``; its
+  scores are exact inner products of the rows it scans) or a flat one (``IndexFlatIP``). Seen videos are
+  removed by asking for ``k + |seen|`` and filtering; when fewer than K survive (a small IVF cell), that query
+  is answered exactly. Without faiss installed the index stays exact at any size (and says so).
+
+New rows (``POST /videos``) are appended in place (the matrix grows by doubling); a reader takes one
+``(matrix, count)`` snapshot, so it never sees a half-added row. When the catalogue first reaches the FAISS
+size while serving, the FAISS index is built on a background thread and swapped in when complete (queries
+stay exact until then).
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from hhfan.model.base import Recommender
+
+Scorer = Callable[[Tensor, Tensor], Tensor]
+"""``score_matrix(user_rows [B, d], video_rows [N, d]) -> [B, N]`` logits."""
+
+
+def load_faiss() -> ModuleType | None:
+    """The ``faiss`` module, or None when the optional extra is not installed."""
+    try:
+        return importlib.import_module("faiss")
+    except ImportError:
+        return None
+
+
+def is_inner_product(model: Recommender) -> bool:
+    """Whether ``model`` ranks by ``E_uᵀE_v`` (it keeps :class:`Recommender`'s ``score`` and ``score_matrix``).
+
+    Only such models may be searched by FAISS; NeuMF, DeepFM, SemRec and any model that overrides the scorer
+    are always searched exactly with their own ``score_matrix``.
+    """
+    cls = type(model)
+    return cls.score_matrix is Recommender.score_matrix and cls.score is Recommender.score
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """How the catalogue is searched.
+
+    Attributes:
+        faiss_min_videos: catalogue size from which an inner-product model is searched with FAISS (when
+            installed); smaller catalogues, and models that do not score by inner product, are searched
+            exactly. 0 = never FAISS.
+        faiss_kind: ``ivf`` (``IndexIVFFlat``, inner product: scans ``nprobe`` of ``nlist`` cells) or ``flat``
+            (``IndexFlatIP``: exact, FAISS's own kernels).
+        nlist: IVF cells; 0 = ``round(sqrt(n))`` of the catalogue at build time (at least 1).
+        nprobe: IVF cells scanned per query (recall against cost; the tests hold recall@10 >= 0.99).
+        train_sample: most rows the IVF quantiser is trained on (a seeded sample of the catalogue).
+        seed: seed of that sample.
+    """
+
+    faiss_min_videos: int = 100_000
+    faiss_kind: str = "ivf"
+    nlist: int = 0
+    nprobe: int = 32
+    train_sample: int = 100_000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.faiss_min_videos < 0:
+            raise ValueError(f"faiss_min_videos must be >= 0, got {self.faiss_min_videos}")
+        if self.faiss_kind not in ("ivf", "flat"):
+            raise ValueError(f"faiss_kind must be ivf or flat, got {self.faiss_kind!r}")
+        if self.nlist < 0 or self.nprobe < 1 or self.train_sample < 1:
+            raise ValueError("nlist must be >= 0, nprobe and train_sample >= 1")
+
+
+class VideoIndex:
+    """Every video's embedding ``[n, d]`` (rows in catalogue order) and top-K search over it (module docstring).
+
+    Args:
+        embeddings: float32 ``[n, d]`` initial rows (the run's videos, in the run's order).
+        scorer: the model's ``score_matrix``.
+        inner_product: whether ``scorer`` is ``E_uᵀE_v`` (:func:`is_inner_product`); FAISS only then.
+        config: when and how FAISS is used.
+        use_faiss: False keeps the index exact whatever the size (also when faiss is installed).
+    """
+
+    def __init__(self, embeddings: Tensor, scorer: Scorer, inner_product: bool, config: IndexConfig | None = None,
+                 use_faiss: bool = True) -> None:
+        emb = embeddings.detach().to(torch.float32).cpu().contiguous()
+        if emb.ndim != 2:
+            raise ValueError(f"embeddings must be [n, d], got shape {tuple(emb.shape)}")
+        self.config = config or IndexConfig()
+        self.scorer = scorer
+        self.inner_product = inner_product
+        self.dim = int(emb.shape[1])
+        cap = max(16, int(emb.shape[0]) * 5 // 4)
+        buf = torch.empty(cap, self.dim, dtype=torch.float32)
+        buf[: emb.shape[0]] = emb
+        self._view: tuple[Tensor, int] = (buf, int(emb.shape[0]))
+        self._faiss_mod = load_faiss() if use_faiss and inner_product and self.config.faiss_min_videos > 0 else None
+        self._faiss: Any = None
+        self._faiss_rows = 0  # rows of the catalogue already in the FAISS index
+        self._lock = threading.Lock()  # rows appended, FAISS added to or searched
+        self._building: threading.Thread | None = None
+        if self._wants_faiss(self._view[1]):
+            self._install(self._build(buf[: self._view[1]]), self._view[1])
+
+    # ------------------------------------------------------------------ state
+    @property
+    def size(self) -> int:
+        """Number of videos in the index."""
+        return self._view[1]
+
+    @property
+    def kind(self) -> str:
+        """``exact``, ``faiss-ivf`` or ``faiss-flat``: how queries are answered now."""
+        return f"faiss-{self.config.faiss_kind}" if self._faiss is not None else "exact"
+
+    @property
+    def faiss_available(self) -> bool:
+        """Whether this index may use FAISS at all (installed, inner-product model, not disabled)."""
+        return self._faiss_mod is not None
+
+    def rows(self) -> Tensor:
+        """The current ``[n, d]`` embeddings (a view; rows never change once added)."""
+        buf, n = self._view
+        return buf[:n]
+
+    def row(self, i: int) -> Tensor:
+        """Embedding ``[d]`` of video row ``i``."""
+        return self._view[0][i]
+
+    def _wants_faiss(self, n: int) -> bool:
+        return self._faiss_mod is not None and self._faiss is None and n >= self.config.faiss_min_videos
+
+    # ------------------------------------------------------------------ FAISS
+    def _build(self, rows: Tensor) -> Any:
+        """A FAISS inner-product index over ``rows`` (trained for IVF), not yet installed."""
+        faiss = self._faiss_mod
+        assert faiss is not None
+        x = np.ascontiguousarray(rows.numpy(), dtype=np.float32)
+        if self.config.faiss_kind == "flat":
+            index = faiss.IndexFlatIP(self.dim)
+        else:
+            nlist = self.config.nlist or max(1, round(float(np.sqrt(x.shape[0]))))
+            nlist = min(nlist, x.shape[0])
+            quantiser = faiss.IndexFlatIP(self.dim)
+            index = faiss.IndexIVFFlat(quantiser, self.dim, nlist, faiss.METRIC_INNER_PRODUCT)
+            rng = np.random.default_rng(self.config.seed)
+            m = min(x.shape[0], max(self.config.train_sample, nlist))
+            sample = x if m == x.shape[0] else x[np.sort(rng.choice(x.shape[0], m, replace=False))]
+            index.train(sample)
+            index.nprobe = min(self.config.nprobe, nlist)
+        index.add(x)
+        return index
+
+    def _install(self, index: Any, rows_in: int) -> None:
+        """Make ``index`` (holding rows ``0..rows_in-1``) the live one, adding rows appended meanwhile."""
+        with self._lock:
+            buf, n = self._view
+            if n > rows_in:
+                index.add(np.ascontiguousarray(buf[rows_in:n].numpy(), dtype=np.float32))
+            self._faiss, self._faiss_rows = index, n
+
+    def _build_in_background(self) -> None:
+        buf, n = self._view
+        rows = buf[:n].clone()
+
+        def work() -> None:
+            self._install(self._build(rows), n)
+
+        self._building = threading.Thread(target=work, name="hhfan-faiss-build", daemon=True)
+        self._building.start()
+
+    def wait_for_build(self, timeout: float | None = None) -> None:
+        """Block until a background FAISS build (if any) has finished."""
+        if self._building is not None:
+            self._building.join(timeout)
+
+    # ------------------------------------------------------------------ writes
+    def add(self, rows: Tensor) -> int:
+        """Append ``rows`` ``[m, d]``; return the catalogue row of the first one. Not concurrent with itself."""
+        rows = rows.detach().to(torch.float32).cpu().reshape(-1, self.dim)
+        with self._lock:
+            buf, n = self._view
+            m = int(rows.shape[0])
+            if n + m > buf.shape[0]:
+                grown = torch.empty(max(2 * buf.shape[0], n + m), self.dim, dtype=torch.float32)
+                grown[:n] = buf[:n]
+                buf = grown
+            buf[n : n + m] = rows
+            self._view = (buf, n + m)  # one assignment: readers see the old or the new count, both complete
+            if self._faiss is not None:
+                self._faiss.add(np.ascontiguousarray(rows.numpy(), dtype=np.float32))
+                self._faiss_rows = n + m
+        if self._wants_faiss(n + m) and self._building is None:
+            self._build_in_background()
+        return n
+
+    # ------------------------------------------------------------------ reads
+    def search(self, query: Tensor, k: int, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` rows for one user embedding ``query [d]``, never a row of ``exclude``.
+
+        Returns ``(scores float32 [k'], rows int64 [k'])``, best first, ``k' = min(k, n - |exclude|)``.
+        """
+        excl = np.unique(np.asarray(exclude if exclude is not None else [], dtype=np.int64))
+        if self._faiss is not None:
+            hit = self._search_faiss(query, k, excl)
+            if hit is not None:
+                return hit
+        return self.search_exact(query, k, excl)
+
+    def search_exact(self, query: Tensor, k: int, exclude: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-``k`` with the model's scorer (see :meth:`search`)."""
+        buf, n = self._view
+        excl = np.unique(np.asarray(exclude if exclude is not None else [], dtype=np.int64))
+        excl = excl[(excl >= 0) & (excl < n)]
+        with torch.no_grad():
+            scores = self.scorer(query.reshape(1, -1).to(torch.float32), buf[:n])[0].float()
+        return top_k(scores, k, excl)
+
+    def _search_faiss(self, query: Tensor, k: int, excl: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        q = np.ascontiguousarray(query.detach().to(torch.float32).cpu().numpy().reshape(1, -1))
+        with self._lock:
+            n = self._faiss_rows
+            want = min(k + excl.shape[0], n)
+            scores, ids = self._faiss.search(q, want)
+        need = min(k, n - int(np.count_nonzero(excl < n)))
+        keep = (ids[0] >= 0) & ~np.isin(ids[0], excl)
+        rows, vals = ids[0][keep][:k], scores[0][keep][:k]
+        if rows.shape[0] < need:
+            return None  # the probed cells held too few unseen videos: answer exactly
+        return vals.astype(np.float32), rows.astype(np.int64)
+
+
+def top_k(scores: Tensor, k: int, exclude: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best entries of ``scores [n]`` outside ``exclude`` (unique valid rows), best first."""
+    n = int(scores.shape[0])
+    if exclude.size:
+        scores = scores.clone()
+        scores[torch.from_numpy(exclude)] = -torch.inf
+    m = min(k, n - int(exclude.shape[0]))
+    if m <= 0:
+        return np.empty(0, np.float32), np.empty(0, np.int64)
+    top = torch.topk(scores, m)
+    return top.values.numpy().astype(np.float32), top.indices.numpy().astype(np.int64)
