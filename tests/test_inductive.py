@@ -143,3 +143,29 @@ def test_models_without_content_raise_cold_start_unsupported(world: tuple[Datase
         model = build(name, BuildContext(ds, art, cfg.model, 0))
         with pytest.raises(ColdStartUnsupported, match="cannot embed"):
             embed_new_videos(_run(world, name, model, tmp_path), [_upload(ds, 3)])
+
+
+@pytest.mark.parametrize("name", ["pop", "neumf", "dropoutnet"])
+def test_content_baselines_embed_uploads_as_their_held_out_videos(world: tuple[Dataset, GraphArtifacts],
+                                                                  tmp_path: Path, name: str) -> None:
+    ds, art = world
+    cfg = RunConfig(model_name=name, graph=GRAPH, sampler=SAMPLER,
+                    model={} if name == "pop" else {"dim": 8})
+    torch.manual_seed(0)
+    model = build(name, BuildContext(ds, art, cfg.model, 0))
+    hold_out_video_ids(model, HELD)
+    model.eval()
+    with torch.no_grad():
+        held = model.embed(torch.tensor([0]), torch.as_tensor(HELD))[1]
+    new = embed_new_videos(Run(cfg, ds, art, model, tmp_path), [_upload(ds, int(v)) for v in HELD])
+    assert new.shape == held.shape and torch.allclose(new, held, atol=1e-6)
+
+
+def test_graph_baselines_embed_held_out_videos_but_not_uploads(world: tuple[Dataset, GraphArtifacts],
+                                                             tmp_path: Path) -> None:
+    ds, art = world
+    cfg = RunConfig(model_name="graphsage", graph=GRAPH, sampler=SAMPLER, model={"dim": 8})
+    model = build("graphsage", BuildContext(ds, art, cfg.model, 0))
+    assert model.cold_start
+    with pytest.raises(ColdStartUnsupported, match="GraphSAGE: .*not in its dataset.*cold-start protocol"):
+        embed_new_videos(Run(cfg, ds, art, model, tmp_path), [_upload(ds, 3)])

@@ -321,7 +321,7 @@ def graph_build(
     out: OutOpt,
     config: ConfigOpt = None,
     overrides: SetOpt = None,
-    split: Annotated[str | None, typer.Option("--split", help="random | predefined")] = None,
+    split: Annotated[str | None, typer.Option("--split", help="random | predefined | cold")] = None,
     training_rate: Annotated[float | None, typer.Option("--training-rate", help="e.g. 0.8, 0.6, 0.4")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Split seed.")] = None,
     overwrite: OverwriteOpt = False,
@@ -499,7 +499,10 @@ def _print_metrics(metrics: dict[str, dict[str, float]], ks: tuple[int, ...] = (
     for n in names:
         table.add_column(n, justify="right")
     for proto, vals in metrics.items():
-        table.add_row(proto, *(f"{vals[n]:.4f}" for n in names))
+        if "cannot_score" in vals:  # a cold-start section of a model that cannot score videos without interactions
+            table.add_row(proto, *(["cannot score"] + ["—"] * (len(names) - 1)))
+        else:
+            table.add_row(proto, *(f"{vals[n]:.4f}" for n in names))
     console.print(table)
 
 

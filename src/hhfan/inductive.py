@@ -32,11 +32,13 @@ video's, so its RNG stream differs, and its held-out twin is still in the graph 
 ``NewVideo.text`` is carried for the caller (titles to show) but not embedded: a run holds no text encoder,
 so a dataset with a ``textual`` modality needs ``features["textual"]`` computed as the dataset's were.
 
-Models that cannot embed a video without interactions (BPR-MF, LightGCN, SemRec) raise
-:class:`ColdStartUnsupported`; so does HHFAN with ``model.pretrained_run`` (its x_v includes another model's
-embedding of the video). Baselines that embed held-out videos in the cold-start protocol from full-graph
-propagation over the training graph (GraphSAGE, PinSAGE, HAN, HetGNN, MMGCN) raise it too for videos outside
-the dataset, naming why.
+Which models embed uploads: ``hhfan`` and ``hhfan-hybrid`` (above), ``dropoutnet`` (its video tower on the
+content, preference input 0), ``neumf`` with content (the content projection, id factors omitted) and ``pop``
+(popularity 0) — each exactly as it embeds a held-out video of the cold-start protocol. The others raise
+:class:`ColdStartUnsupported` naming why: BPR-MF, LightGCN, SemRec and SimGCL have nothing but interactions to go
+on; HHFAN with ``model.pretrained_run`` takes another model's embedding of each video as input; the feature and
+graph baselines (FM, DeepFM, GraphSAGE, PinSAGE, MMGCN, HAN, HetGNN, HERec, FREEDOM, BM3) embed the held-out
+videos of the cold-start protocol, which sit in their tables and graphs, but not a video outside the dataset.
 """
 
 from __future__ import annotations
