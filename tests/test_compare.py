@@ -119,3 +119,19 @@ def test_compare_picks_up_a_run_killed_before_its_graph(synthetic_world: Path, t
 def test_a_seed_varies_split_graph_and_sampler() -> None:
     cfg = run_config("hhfan", 2, None, [])
     assert (cfg.split.seed, cfg.graph.seed, cfg.sampler.seed, cfg.train.seed) == (2, 2, 2, 2)
+
+
+def test_summary_keeps_notes_apart_and_skips_sections_some_seeds_lack() -> None:
+    from hhfan.compare import RunRecord, markdown, summarise
+
+    old = RunRecord("bprmf", 0, {"full": {"ndcg@20": 0.1, "recall@20": 0.2, "num_users": 5},
+                                 "cold": {"cannot_score": "BPR-MF cannot score a video without interactions"}},
+                    1.0, 2, 0.5)
+    new = RunRecord("bprmf", 1, {"full": {"ndcg@20": 0.3, "recall@20": 0.4, "num_users": 5},
+                                 "cold": {"cannot_score": "BPR-MF cannot score a video without interactions"},
+                                 "cold_subset": {"ndcg@20": 0.05, "num_users": 2}}, 1.0, 2, 0.5)
+    s = summarise([old, new])["bprmf"]
+    assert s["protocols"]["full"]["ndcg@20"]["mean"] == pytest.approx(0.2)
+    assert s["protocols"]["cold"] == {} and "cannot score" in s["notes"]["cold"]["cannot_score"]
+    assert "cold_subset" not in s["protocols"]  # seed 0 finished before the section existed
+    assert "| BPR-MF | 2 |" in markdown({"bprmf": s}, "t")

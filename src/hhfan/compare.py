@@ -132,8 +132,11 @@ def summarise(records: Sequence[RunRecord]) -> dict[str, Any]:
         protos: dict[str, Any] = {}
         notes: dict[str, Any] = {}
         for proto in rs[0].metrics:
+            if not all(proto in r.metrics for r in rs):  # e.g. cold_subset, absent from runs finished before it existed
+                continue
             section = rs[0].metrics[proto]
-            names = [n for n, v in section.items() if n != "num_users" and _is_number(v)]
+            names = [n for n, v in section.items()
+                     if n != "num_users" and _is_number(v) and all(_is_number(r.metrics[proto].get(n)) for r in rs)]
             other = {n: v for n, v in section.items() if not _is_number(v)}  # e.g. cold: cannot_score, how
             if other:
                 notes[proto] = other
