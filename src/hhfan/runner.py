@@ -208,7 +208,8 @@ def read_config(run_dir: Path) -> tuple[RunConfig, Path, str]:
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise DatasetError(f"{path}: cannot be read as YAML ({str(e).splitlines()[0]}); retrain in a new --out") from e
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DatasetError(f"{path}: invalid YAML or unreadable ({first}); retrain in a new --out") from e
     if not isinstance(doc, dict) or not isinstance(doc.get("data"), str) or "fingerprint" not in doc:
         raise DatasetError(f"{path}: not an hhfan run config (a mapping with 'data' and 'fingerprint'); retrain in "
                            "a new --out")
