@@ -167,5 +167,5 @@ def test_graph_baselines_embed_held_out_videos_but_not_uploads(world: tuple[Data
     cfg = RunConfig(model_name="graphsage", graph=GRAPH, sampler=SAMPLER, model={"dim": 8})
     model = build("graphsage", BuildContext(ds, art, cfg.model, 0))
     assert model.cold_start
-    with pytest.raises(ColdStartUnsupported, match="GraphSAGE: .*not in its dataset.*cold-start protocol"):
+    with pytest.raises(ColdStartUnsupported, match=r"GraphSAGE: .*not in its dataset.*cold-start protocol"):
         embed_new_videos(Run(cfg, ds, art, model, tmp_path), [_upload(ds, 3)])

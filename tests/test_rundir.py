@@ -114,13 +114,13 @@ def test_a_damaged_run_config_is_a_one_line_error(finished: tuple[Path, dict], t
     shutil.copytree(finished[0], run)
     for text in ("- just\n- a list\n", "model_name: [unclosed\n", "data: /x\n"):
         (run / "config.yaml").write_text(text)
-        with pytest.raises(DatasetError, match="config.yaml"):
+        with pytest.raises(DatasetError, match=r"config\.yaml"):
             load_run(run)
 
 
 def test_val_metric_k_must_be_evaluated() -> None:
     from hhfan.config import ConfigError
 
-    with pytest.raises(ConfigError, match="eval.ks"):
+    with pytest.raises(ConfigError, match=r"eval\.ks"):
         resolve(RunConfig, None, ["train.val_metric=ndcg@50"])
     assert resolve(RunConfig, None, ["train.val_metric=ndcg@50", "eval.ks=[10, 50]"]).train.val_metric == "ndcg@50"
