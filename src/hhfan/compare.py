@@ -9,6 +9,11 @@ defaults, then the common ``--set`` overrides. Finished runs (``metrics.json`` p
 killed run is resumed, so an interrupted comparison continues where it stopped; a run directory whose
 config differs from the one asked for (other than threads and device) is an error, never silently reused.
 
+Runs that share a split share its graph: a graph is built once per distinct (split, graph, sampler) config in
+``OUT/graphs/<key>`` (:func:`hhfan.runner.shared_graph`, keyed by a hash of those settings and the data
+fingerprint) and hard-linked into each run's ``graph/``; every model of a seed uses the same graph unless its
+preset changes one of those settings.
+
 Results: ``OUT/compare.json`` (per model: per-seed test metrics, mean and std per protocol and metric,
 training wall time, seconds per epoch and what λ penalises, :func:`hhfan.model.registry.l2_scope`) and
 ``OUT/compare.md`` (a Markdown table, mean ± std).
@@ -62,8 +67,11 @@ def run_config(model: str, seed: int, configs: Path | None, overrides: Sequence[
     return resolve_run(preset if preset is not None and preset.exists() else None, sets, model)
 
 
-def ensure_run(data_dir: Path, run_dir: Path, cfg: RunConfig) -> None:
+def ensure_run(data_dir: Path, run_dir: Path, cfg: RunConfig, graph_cache: Path | None = None) -> None:
     """Train ``cfg`` in ``run_dir`` unless it already finished there (resume a killed run; refuse another config).
+
+    ``graph_cache``: where runs of the same split, graph and sampler settings share one built graph
+    (:func:`hhfan.runner.shared_graph`).
 
     A run whose config is ``cfg`` with a lower epoch cap is continued to ``cfg``'s cap (exact; see
     :func:`hhfan.runner.extends`). Writes ``wall.json`` (training wall seconds, summed over the continuations)
@@ -80,7 +88,7 @@ def ensure_run(data_dir: Path, run_dir: Path, cfg: RunConfig) -> None:
         stamp = run_dir / "wall.json"
         before = json.loads(stamp.read_text())["wall_seconds"] if extend and stamp.exists() else 0.0
         t0 = time.perf_counter()
-        train_run(data_dir, run_dir, cfg)  # continues a killed run from wherever it stopped
+        train_run(data_dir, run_dir, cfg, graph_cache=graph_cache)  # continues a killed run from wherever it stopped
         with atomic_file(stamp) as tmp:
             tmp.write_text(json.dumps({"wall_seconds": before + time.perf_counter() - t0}))
 
@@ -114,7 +122,7 @@ def run_all(data_dir: Path, models: Sequence[str], seeds: Sequence[int] | Mappin
         if on_run is not None:
             on_run(model, seed, i, total)
         run_dir = out / "runs" / model / f"seed{seed}"
-        ensure_run(data_dir, run_dir, cfgs[model, seed])
+        ensure_run(data_dir, run_dir, cfgs[model, seed], graph_cache=out / "graphs")
         records.append(_record(model, seed, run_dir))
     return records
 

@@ -13,7 +13,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, fields, replace
@@ -26,7 +29,7 @@ import yaml
 
 from hhfan import rundir
 from hhfan.config import ConfigError, from_dict, resolve, to_dict
-from hhfan.data.atomic import atomic_file
+from hhfan.data.atomic import atomic_dir, atomic_file
 from hhfan.data.dataset import Dataset, DatasetError
 from hhfan.data.io import read_dataset
 from hhfan.data.split import TEST, TRAIN, VAL, SplitConfig
@@ -245,7 +248,8 @@ def train_run(data_dir: Path, run_dir: Path, cfg: RunConfig, resume: bool = Fals
               on_epoch: Callable[[EpochRecord], None] | None = None,
               on_step: Callable[[int, int], None] | None = None,
               on_sample: Callable[[int, int], None] | None = None,
-              overwrite: bool = False, dist: Dist = SINGLE) -> dict[str, dict[str, float]]:
+              overwrite: bool = False, dist: Dist = SINGLE, graph_cache: Path | None = None
+              ) -> dict[str, dict[str, float]]:
     """Split + graph + RWSS, train with early stopping on validation, evaluate the best epoch on test.
 
     A ``run_dir`` that already holds this run is continued from wherever it stopped (config written, graph
@@ -259,6 +263,10 @@ def train_run(data_dir: Path, run_dir: Path, cfg: RunConfig, resume: bool = Fals
     checkpoints, the log and ``metrics.json``, and calls ``say``/``on_*``; the others wait for it at each of these
     steps, read the graph rank 0 wrote (``run_dir`` must be on a file system every node sees), train on their
     shard of users and share validation and test ranking. Every rank returns the same metrics.
+
+    With ``graph_cache`` (a folder; ``hhfan compare`` and ``tune`` pass ``OUT/graphs``) a run that has to build its
+    graph takes it from there when an earlier run of the same split, graph and sampler settings on the same data
+    built it (:func:`shared_graph`), and leaves it there otherwise: runs that share a split share its graph.
     """
     run_dir = Path(run_dir)
     if not dist.is_main:  # one voice: rank 0 reports
@@ -272,14 +280,15 @@ def train_run(data_dir: Path, run_dir: Path, cfg: RunConfig, resume: bool = Fals
     if resume and not existing:
         raise DatasetError(f"{run_dir}: no run to resume (no config.yaml); drop --resume to start one")
     with rundir.locked(run_dir) if dist.is_main else nullcontext():
-        prepared = dist.main_only(lambda: _prepare_run(run_dir, data_dir, ds, cfg, bool(existing), say, on_sample))
+        prepared = dist.main_only(lambda: _prepare_run(run_dir, data_dir, ds, cfg, bool(existing), say, on_sample,
+                                                       graph_cache))
         art = prepared if prepared is not None else _load_graph(run_dir, cfg)
         return _train_and_test(run_dir, ds, art, cfg, bool(existing), say, on_epoch, on_step, dist)
 
 
 def _prepare_run(run_dir: Path, data_dir: Path, ds: Dataset, cfg: RunConfig, existing: bool, say: Say,
-                 on_sample: Callable[[int, int], None] | None) -> GraphArtifacts:
-    """Write or check ``config.yaml``, then load the run's graph, or build it if it is missing."""
+                 on_sample: Callable[[int, int], None] | None, graph_cache: Path | None = None) -> GraphArtifacts:
+    """Write or check ``config.yaml``, then load the run's graph, or build it (or take it from ``graph_cache``)."""
     if existing:
         old, _, fp = read_config(run_dir)
         if fp != ds.fingerprint():
@@ -298,9 +307,45 @@ def _prepare_run(run_dir: Path, data_dir: Path, ds: Dataset, cfg: RunConfig, exi
         write_config(run_dir, cfg, data_dir, ds.fingerprint())
     if (run_dir / "graph").exists():
         return _load_graph(run_dir, cfg)
+    if graph_cache is not None:
+        shared_graph(Path(graph_cache), ds, cfg, run_dir / "graph", say, on_sample)
+        return _load_graph(run_dir, cfg)
     art = build_artifacts(ds, cfg.build_config(), say=say, progress=on_sample)
     art.save(run_dir / "graph")  # atomic: a run killed here has no graph/ and rebuilds it (deterministic)
     return art
+
+
+def graph_key(cfg: RunConfig, ds: Dataset) -> str:
+    """The content address of the graph a run builds: a hash of its split, graph and sampler settings and of the
+    data fingerprint (nothing else goes into ``build_artifacts``)."""
+    doc = json.dumps({"build": to_dict(cfg.build_config()), "fingerprint": ds.fingerprint()}, sort_keys=True)
+    return hashlib.sha256(doc.encode()).hexdigest()[:24]
+
+
+def shared_graph(cache: Path, ds: Dataset, cfg: RunConfig, target: Path, say: Say = _quiet,
+                 on_sample: Callable[[int, int], None] | None = None) -> bool:
+    """Put the graph of ``cfg`` on ``ds`` at ``target``, building it only if ``cache`` does not hold it yet.
+
+    The cache holds one GRAPH_DIR per :func:`graph_key` (``cache/<key>``, written atomically, so a build killed
+    half-way leaves nothing behind). Its files are hard-linked into ``target`` (copied where the file system
+    cannot link); nothing writes into a graph once built, so the runs share the files. ``target`` is then an
+    ordinary graph/ of its run (checked against the run's config as always). Returns whether it was built.
+    """
+    entry = cache / graph_key(cfg, ds)
+    built = not entry.is_dir()
+    if built:
+        art = build_artifacts(ds, cfg.build_config(), say=say, progress=on_sample)
+        art.save(entry)
+    else:
+        say(f"reusing the graph of {entry.name} (same split, graph and sampler settings)")
+    with atomic_dir(target, "graph") as tmp:
+        for f in sorted(entry.iterdir()):
+            if f.is_file() and not f.name.startswith("."):  # the marker is written afresh
+                try:
+                    os.link(f, tmp / f.name)
+                except OSError:
+                    shutil.copy2(f, tmp / f.name)
+    return built
 
 
 def _load_graph(run_dir: Path, cfg: RunConfig) -> GraphArtifacts:

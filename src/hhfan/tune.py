@@ -5,7 +5,8 @@ validation) in ``OUT/trials/<point>``, from the model's preset ``CONFIGS/<model>
 seed, the common ``--set`` overrides, then the point's values. Each trial is scored by its best
 validation ``train.val_metric`` (the epoch early stopping keeps); test metrics are computed by the run
 but never used for the choice. Finished trials are reused and killed ones resumed, so an interrupted
-search continues where it stopped (a trial directory holding another config is an error).
+search continues where it stopped (a trial directory holding another config is an error). Trials whose split,
+graph and sampler settings agree share one built graph (``OUT/graphs``, :func:`hhfan.runner.shared_graph`).
 
 Results: ``OUT/tune.json`` (every trial, the best point) and ``OUT/tune.md`` (trials by validation
 score); optionally the chosen preset: the base preset with the best point's values, headed by comment
@@ -104,7 +105,7 @@ def tune(data_dir: Path, model: str, grid: Mapping[str, Sequence[str]], out: Pat
         if on_trial is not None:
             on_trial(point, i, len(points))
         run_dir = out / "trials" / point_name(point)
-        ensure_run(data_dir, run_dir, cfgs[point])
+        ensure_run(data_dir, run_dir, cfgs[point], graph_cache=out / "graphs")  # points of one split share its graph
         trials.append(_trial(point, run_dir, metric))
     best = max(trials, key=lambda t: t.val)  # ties: the first point in grid order
     preset = configs / f"{model}.yaml" if configs is not None else None
