@@ -95,8 +95,8 @@ def test_cold_start_run_beats_pop_on_cold_validation(synthetic_world: Path, tmp_
     assert metrics["dropoutnet"]["cold"]["ndcg@20"] > 1.5 * metrics["pop"]["cold"]["ndcg@20"]  # type: ignore[operator]
     for name in ("pop", "dropoutnet"):
         assert set(metrics[name]) == {"sampled", "full", "cold", "warm", "hybrid"}
-        assert metrics[name]["hybrid"] == metrics[name]["full"]
         assert isinstance(metrics[name]["cold"]["how"], str)
+    assert metrics["dropoutnet"]["hybrid"] == pytest.approx(metrics["dropoutnet"]["full"])  # no ties: the same ranking
     # BPR-MF cannot score a video without interactions: listed as such, its warm figures kept
     for section in ("cold", "hybrid", "sampled", "full"):
         assert "cannot score" in str(metrics["bprmf"][section]["cannot_score"])

@@ -392,3 +392,24 @@ def test_subset_scores_only_its_candidates() -> None:
     out = evaluate_subset(eu, ev, ds, split, cold_start_subsets(ds, split)[0], config=EvalConfig(ks=(1,)),
                           scorer=scorer)
     assert seen == [2] and out["recall@1"] == pytest.approx(0.5)
+
+
+def test_ties_in_a_subset_break_in_a_seeded_order_not_by_video_index() -> None:
+    from hhfan.eval.protocols import TIE_BREAK_STREAM, cold_start_subsets, evaluate_subset
+
+    # one user; 40 cold videos of which the 4 with the lowest ids are its test videos; one warm training video
+    nv = 41
+    pairs = np.array([[0, 40], [0, 0], [0, 1], [0, 2], [0, 3]])
+    part = np.array([TRAIN, TEST, TEST, TEST, TEST], dtype=np.int8)
+    ds = Dataset(name="ties", user_ids=np.array(["u0"], dtype=object),
+                 video_ids=np.array([f"v{i}" for i in range(nv)], dtype=object),
+                 interactions=Interactions(pairs[:, 0].astype(np.int32), pairs[:, 1].astype(np.int32)))
+    split = Split(part, SplitConfig(kind="cold"), ds.fingerprint(), np.arange(40))
+    cold = cold_start_subsets(ds, split)[0]
+    cfg = EvalConfig(ks=(4,), seed=3)
+    constant = evaluate_subset(torch.ones(1, 1), torch.zeros(nv, 1), ds, split, cold, config=cfg)
+    order = np.random.default_rng([3, TIE_BREAK_STREAM]).permutation(40)  # the candidates' tie-breaking order
+    expected = np.isin(order[:4], [0, 1, 2, 3]).mean()
+    assert constant["recall@4"] == pytest.approx(expected) and expected < 1.0  # index order would give 1.0
+    scores = -torch.arange(nv, dtype=torch.float32)[:, None]  # distinct scores, the test videos first: no tie to break
+    assert evaluate_subset(torch.ones(1, 1), scores, ds, split, cold, config=EvalConfig(ks=(4,)))["recall@4"] == 1.0

@@ -31,8 +31,8 @@ class MostPopular(Recommender):
     """Popularity ranking from training interaction counts."""
 
     popularity: Tensor
-    cold_start = ("a video without training interactions has popularity 0: cold videos tie with each other and rank "
-                  "by video index")
+    cold_start = ("a video without training interactions has popularity 0: cold videos tie with each other, ranked "
+                  "in the evaluation's seeded tie-breaking order (chance)")
 
     def __init__(self, num_users: int, num_videos: int, train_video: np.ndarray) -> None:
         super().__init__()

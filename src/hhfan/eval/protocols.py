@@ -27,13 +27,20 @@ random permutation, so the smallest keys are a uniform sample without replacemen
 
 Restricted full rankings (:func:`evaluate_subset`, item cold start, DESIGN §8): a :class:`Subset` names the
 candidate videos and the interactions that count as relevant; the rest of the full protocol (earlier parts
-excluded per user, ties by video index, users with >= 1 relevant item) is unchanged. A cold-start split
+excluded per user, users with >= 1 relevant item) is unchanged, except how ties break (below). A cold-start split
 (``split.kind=cold``) is reported in three sections (:func:`cold_start_subsets`), as ALDI and the ColdRec
 toolkit do: ``cold`` ranks only the cold videos (both halves, as ColdRec's cold setting masks every warm
 item) for the users who watched a cold video of the evaluated part; ``warm`` ranks only the warm videos
 against the warm interactions; ``hybrid`` ranks every video against every interaction of the part (the full
-protocol itself). On a dataset's own split (TikTok), ``cold_subset`` (:func:`unseen_subset`) is the full
-protocol restricted to the test interactions on videos without any training interaction.
+protocol, with the ties of this section). On a dataset's own split (TikTok), ``cold_subset``
+(:func:`unseen_subset`) is the full protocol restricted to the test interactions on videos without any
+training interaction. In these sections
+ties break by a seeded random order of the candidates (``eval.seed``), not by video index: a model that gives
+every cold video the same score (most-popular: 0 for all) must rank them as chance does, and on TikTok the
+video index falls with popularity (mean 16.5 interactions over the first fifth of the ids, 6.7 over the last),
+so index order would hand such a model a popularity ranking of the cold videos it cannot score (a user without
+any training interaction, whose embedding may be 0, ties every video too). Scores are computed in video order,
+so without ties ``hybrid`` equals ``full`` bit for bit.
 
 Tie-breaking inside a ranking is by video index (lower first) under both protocols — never by
 whether a candidate is a positive, which would flatter a constant-score model.
@@ -423,6 +430,10 @@ def dump_rankings(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Split
 # Restricted full rankings: cold start
 
 
+TIE_BREAK_STREAM = 0x7E
+"""Second word of the seed of the restricted rankings' tie-breaking order (``[eval.seed, TIE_BREAK_STREAM]``)."""
+
+
 @dataclass(frozen=True)
 class Subset:
     """One restricted full-ranking evaluation (see the module docstring).
@@ -466,7 +477,8 @@ def evaluate_subset(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Spl
 
     The users evaluated are those with >= 1 relevant interaction of ``part`` in the subset; each user's
     interactions of the earlier parts (:func:`earlier_parts`) are excluded from the candidates, as in the full
-    protocol; only ``subset.candidates`` are scored (in video order, so ties still break by video index).
+    protocol; only ``subset.candidates`` are scored. Ties break by a seeded random order of the candidates
+    (``config.seed``; the same order for every user and model), not by video index (see the module docstring).
 
     Returns:
         ``{"precision@K", "recall@K", "ndcg@K", "hit@K", "mrr@K", "recall_capped@K" for every K, "auc",
@@ -483,15 +495,17 @@ def evaluate_subset(user_emb: Tensor, video_emb: Tensor, ds: Dataset, split: Spl
     earlier = _csr(ds, np.isin(split.part, earlier_parts(part)))
     target = _csr(ds, (split.part == part) & subset.relevant)
     users = np.flatnonzero(np.diff(target.indptr) > 0)
-    cols = np.flatnonzero(subset.candidates)
-    col_t = torch.as_tensor(cols, dtype=torch.int64, device=device)
-    cand_emb = video_emb[col_t]
+    cols = np.flatnonzero(subset.candidates)  # scored in video order (the full protocol's scores, bit for bit) ...
+    perm = torch.as_tensor(np.random.default_rng([cfg.seed, TIE_BREAK_STREAM]).permutation(cols.shape[0]),
+                           dtype=torch.int64, device=device)  # ... then ranked in a seeded order: ties break by it
+    cand_emb = video_emb[torch.as_tensor(cols, dtype=torch.int64, device=device)]
+    col_t = torch.as_tensor(cols, dtype=torch.int64, device=device)[perm]
     sums: dict[str, float] = {}
     counts: dict[str, int] = {}
     names: list[str] = []
     for batch in _batches(users, cfg.batch_size, max(int(cols.shape[0]), 1)):
         ut = torch.as_tensor(batch, dtype=torch.int64, device=device)
-        scores = score_fn(user_emb[ut], cand_emb)  # [B, candidates]
+        scores = score_fn(user_emb[ut], cand_emb)[:, perm]  # [B, candidates], in the tie-breaking order
         relevant = _dense_rows(target, batch, device)[:, col_t]
         valid = ~_dense_rows(earlier, batch, device)[:, col_t]
         per = ranking_metrics(scores, relevant, valid, cfg.ks)
