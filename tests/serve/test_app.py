@@ -97,6 +97,33 @@ def test_explanations_are_graph_paths_with_the_defined_relevance(make_app: Calla
     assert with_paths >= 5
 
 
+def same_as_case_study(got: dict[str, Any], run: Run, user_id: str) -> None:
+    """The service's explained answer equals :func:`hhfan.explain.explain` (the case study) for a run user."""
+    from hhfan.explain import attribute_name, explain
+
+    ds, g = run.dataset, run.artifacts.graph
+    want = explain(run, user_id, k=len(got["recommendations"]), paths_per_candidate=3)
+    assert (got["attention"] or {}) == pytest.approx(want.user_alpha, rel=1e-5)
+    assert got["relevance_kind"] == want.relevance_kind
+    assert len(got["recommendations"]) == len(want.recommendations)
+    for rec, ref in zip(got["recommendations"], want.recommendations, strict=True):
+        assert rec["video_id"] == str(ds.video_ids[ref.video]) and rec["num_paths"] == ref.num_paths
+        assert [(p["watched"], f"{p['via_type']}:{p['via']}") for p in rec["paths"]] == [
+            (str(ds.video_ids[q.watched]), attribute_name(g, q.attribute_type, q.attribute)) for q in ref.paths]
+        for p, q in zip(rec["paths"], ref.paths, strict=True):
+            assert (p["relevance"], p["watched_weight"], p["candidate_weight"], p["walk_probability"]) == \
+                pytest.approx((q.relevance, q.watched_weight, q.candidate_weight, q.walk_probability), rel=1e-4)
+
+
+def test_explanations_are_the_case_studys(make_app: Callable[..., Any], hhfan_run: Run) -> None:
+    ds = hhfan_run.dataset
+    with TestClient(make_app()) as c:
+        for u in (1, 8):
+            uid = str(ds.user_ids[u])
+            same_as_case_study(c.get(f"/users/{uid}/recommendations", params={"k": 6, "explain": True}).json(),
+                               hhfan_run, uid)
+
+
 def test_unknown_user_gets_the_popular_fallback(make_app: Callable[..., Any], hhfan_run: Run) -> None:
     ds = hhfan_run.dataset
     counts = np.bincount(ds.interactions.video[hhfan_run.artifacts.split.mask(TRAIN)], minlength=ds.num_videos)
@@ -316,6 +343,7 @@ def test_a_model_without_cold_start_answers_422(make_app: Callable[..., Any], bp
         assert "BPR-MF" in r.json()["detail"], r.json()
         got = c.get(f"/users/{ds.user_ids[1]}/recommendations", params={"k": 5, "explain": True}).json()
         assert got["attention"] is None and got["relevance_kind"] == "uniform"
+        same_as_case_study(got, bprmf_run, str(ds.user_ids[1]))
         want = recommend(bprmf_run, str(ds.user_ids[1]), 5)
         assert [r["video_id"] for r in got["recommendations"]] == [r["video"] for r in want["recommendations"]]
         for rec in got["recommendations"]:

@@ -110,7 +110,7 @@ def test_faiss_is_built_when_the_catalogue_grows_past_the_size() -> None:
         idx.add(torch.from_numpy(x[s : s + 500]))
     idx.wait_for_build(120)
     assert idx.kind == "faiss-ivf"
-    idx.add(torch.from_numpy(x[:1] * 50))  # after the build: added to FAISS too
+    idx.add(torch.from_numpy(x[:1] * 50))  # beyond the IVF's norm bound: kept aside and scored exactly
     _, rows = idx.search(torch.from_numpy(x[0]), 1)
     assert rows.tolist() == [6000]
 

@@ -23,7 +23,9 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from hhfan.runner import Run, load_run
 from hhfan.serve.schemas import (
@@ -61,6 +63,11 @@ def validation_message(errors: Sequence[Any]) -> str:
     if len(errors) > 5:
         parts.append(f"and {len(errors) - 5} more")
     return "; ".join(parts)
+
+
+def json_response(model: BaseModel, status_code: int = 200) -> Response:
+    """``model`` serialised once by pydantic (a returned Response is not validated again by FastAPI)."""
+    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
 
 
 def create_app(run_dir: Path | None = None, data_dir: Path | None = None, config: ServeConfig | None = None,
@@ -109,11 +116,17 @@ def create_app(run_dir: Path | None = None, data_dir: Path | None = None, config
 
     @app.get("/users/{user_id}/recommendations", response_model=RecommendationsOut, responses=ERRORS,
              summary="Top-K unseen videos of a user")
-    def recommendations(user_id: str,
-                        k: Annotated[int, Query(ge=1, le=cfg.max_k, description="how many videos")] = 10,
-                        explain: Annotated[bool, Query(description="add paths and Eq. (7) attention")] = False,
-                        ) -> RecommendationsOut:
-        return state.recommend(user_id, k, explain)
+    async def recommendations(user_id: str,
+                              k: Annotated[int, Query(ge=1, le=cfg.max_k, description="how many videos")] = 10,
+                              explain: Annotated[bool, Query(description="add paths and Eq. (7) attention")] = False,
+                              ) -> Response:
+        # a FAISS query or a small exact one (about a millisecond) is answered on the event loop; anything longer
+        # (a large exact search, explanations) in the thread pool, so the loop keeps taking requests meanwhile
+        if state.answers_fast(explain):
+            out = state.recommend(user_id, k, explain)
+        else:
+            out = await run_in_threadpool(state.recommend, user_id, k, explain)
+        return json_response(out)
 
     @app.post("/videos", response_model=VideoOut, status_code=201, summary="Add a new video",
               responses={**ERRORS, 409: {"model": ErrorOut, "description": "the video id exists"},

@@ -63,6 +63,7 @@ class PathOut(BaseModel):
     relevance: float = Field(description="watched_weight * candidate_weight")
     watched_weight: float = Field(description="r(watched, via): the attribute's weight for the watched video")
     candidate_weight: float = Field(description="r(candidate, via)")
+    walk_probability: float = Field(description="1/deg(watched) * 1/deg(via): a uniform walk's chance of this path")
 
 
 class RecommendationOut(BaseModel):

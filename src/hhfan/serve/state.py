@@ -33,9 +33,10 @@ import torch
 from torch import Tensor
 
 from hhfan.data.split import TRAIN
+from hhfan.graph.attach import Attacher
 from hhfan.model.hhfan import HHFAN
 from hhfan.runner import Run
-from hhfan.serve.explain import AttributeLinker, PathExplainer, run_video_attributes
+from hhfan.serve.explain import PathExplainer, run_video_attributes
 from hhfan.serve.index import IndexConfig, VideoIndex, is_inner_product, load_faiss, top_k
 from hhfan.serve.journal import JOURNAL, Journal, JournalError, decode_array, encode_array
 from hhfan.serve.schemas import (
@@ -60,6 +61,9 @@ INTERACTIONS_EFFECT = (
 """What ``POST /interactions`` changes at once and what waits for retraining (also in the README)."""
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+FAST_EXACT_ROWS = 20_000
+"""Catalogues up to this size are searched exactly on the event loop (a matmul of well under a millisecond)."""
 
 
 class ServeError(Exception):
@@ -235,12 +239,11 @@ class ServeState:
         vt = ds.video_tags
         self._tag_ptr = np.concatenate([[0], np.cumsum(np.bincount(vt[:, 0], minlength=ds.num_videos))])
         self._tag_ids = vt[np.argsort(vt[:, 0], kind="stable"), 1] if vt.size else np.empty(0, np.int64)
-        self._tag_names = {str(t) for t in ds.tag_names.tolist()}
         self.posted: dict[str, PostedVideo] = {}
         self._synthetic: dict[str, int] = {}
         self.posted_interactions = 0
-        self.linker = AttributeLinker(ds, g, run.config.graph)
-        self.explainer = PathExplainer(g, model)
+        self.attacher = Attacher(ds, g, run.config.graph)  # a posted video's links (for its explanations)
+        self.explainer = PathExplainer(run)
         self.inductive = inductive_module()
         self.stamp = model_stamp(run)
         self.journal, records = Journal.open(self.state_dir / JOURNAL)
@@ -326,7 +329,7 @@ class ServeState:
         out = []
         for p, row in zip(posted, emb, strict=True):
             out.append(PostedVideo(p.video_id, p.features, p.tags, p.text, row.numpy().astype(np.float32),
-                                   self.linker.link(p.features, p.tags), p.at))
+                                   self.links(p.features, p.tags), p.at))
         return out
 
     def _warm_up(self) -> bool:
@@ -384,6 +387,11 @@ class ServeState:
                          videos=self.index.size, posted_videos=len(self.posted),
                          posted_interactions=self.posted_interactions, index=self.index.kind,
                          faiss_installed=load_faiss() is not None, new_videos=self.new_videos)
+
+    def answers_fast(self, explain: bool) -> bool:
+        """Whether a recommendation takes about a millisecond (FAISS, or a small inner-product catalogue)."""
+        index = self.index
+        return not explain and index.inner_product and (index.kind != "exact" or index.size <= FAST_EXACT_ROWS)
 
     def train_seen(self, u: int) -> np.ndarray:
         """Catalogue rows of user ``u``'s training interactions."""
@@ -446,7 +454,8 @@ class ServeState:
             found, total = ex.paths(by_attr, r, self.attributes, self.index.row, self.config.paths_per_video)
             named = [(p, ex.name(p.attribute)) for p in found]
             out.append(([PathOut(watched=self.video_ids[p.watched], via=name, via_type=kind, relevance=p.relevance,
-                                 watched_weight=p.watched_weight, candidate_weight=p.candidate_weight)
+                                 watched_weight=p.watched_weight, candidate_weight=p.candidate_weight,
+                                 walk_probability=p.walk_probability)
                          for p, (kind, name) in named], total))
         return out
 
@@ -467,10 +476,14 @@ class ServeState:
                             interactions=n)
         p = self.posted[video_id]
         return VideoOut(video_id=video_id, source="posted", tags=list(p.tags),
-                        linked_tags=[t for t in p.tags if self.linker.known_tag(t)], text=p.text,
+                        linked_tags=[t for t in p.tags if t in self.attacher.tag_index], text=p.text,
                         modalities={m: int(x.shape[0]) for m, x in p.features.items()}, interactions=n)
 
     # ------------------------------------------------------------------ writes
+    def links(self, features: dict[str, np.ndarray], tags: Sequence[str]) -> np.ndarray:
+        """Global ids of the attribute nodes a posted video links to (codewords and tags, as the graph builder)."""
+        return self.attacher.links([features], [tags])[0]
+
     def check_video(self, body: VideoIn) -> dict[str, np.ndarray]:
         """The features of a posted video as float32 arrays, or a 422 naming the field at fault."""
         ds = self.run.dataset
@@ -492,8 +505,9 @@ class ServeState:
                 raise ServeError(422, "invalid", f"body.features.{m}: missing; a new video needs every modality of "
                                  f"the run ({', '.join(ds.modalities)})")
         for i, t in enumerate(body.tags):
-            if t not in self._tag_names:
-                have = f"{len(self._tag_names)} known tags" if self._tag_names else "the run's dataset has no tags"
+            if t not in self.attacher.tag_index:
+                known = self.attacher.tag_index
+                have = f"{len(known)} known tags" if known else "the run's dataset has no tags"
                 raise ServeError(422, "invalid", f"body.tags[{i}]: unknown tag {t!r} ({have})")
         return feats
 
@@ -517,7 +531,7 @@ class ServeState:
                 unsupported = getattr(self.inductive, "ColdStartUnsupported", ())
                 code = "cold_start_unsupported" if isinstance(e, unsupported) else "invalid"
                 raise ServeError(422, code, f"body: {e}") from None
-            p = PostedVideo(vid, feats, p.tags, p.text, emb, self.linker.link(feats, p.tags), p.at)
+            p = PostedVideo(vid, feats, p.tags, p.text, emb, self.links(feats, p.tags), p.at)
             with self._write:
                 try:
                     self.journal.append(self._video_record(p))
