@@ -169,3 +169,19 @@ def test_graph_baselines_embed_held_out_videos_but_not_uploads(world: tuple[Data
     assert model.cold_start
     with pytest.raises(ColdStartUnsupported, match=r"GraphSAGE: .*not in its dataset.*cold-start protocol"):
         embed_new_videos(Run(cfg, ds, art, model, tmp_path), [_upload(ds, 3)])
+
+
+def test_hybrid_propagation_is_cached_until_the_weights_change(world: tuple[Dataset, GraphArtifacts],
+                                                              tmp_path: Path) -> None:
+    ds = world[0]
+    model = _model(world, HybridConfig(dim=16, neighbor_dropout=0.0))
+    run = _run(world, "hhfan-hybrid", model, tmp_path)
+    first = embed_new_videos(run, [_upload(ds, 3)])
+    cached = model._propagation_cache[1]
+    assert torch.equal(embed_new_videos(run, [_upload(ds, 3)]), first) and model._propagation_cache[1] is cached
+    with torch.no_grad():
+        next(model.transform["user"].parameters()).mul_(2.0)  # as an optimizer step or load_state_dict does
+    changed = embed_new_videos(run, [_upload(ds, 3)])
+    assert model._propagation_cache[1] is not cached and not torch.equal(changed, first)
+    with torch.no_grad():
+        assert torch.equal(model._propagation_cache[1], model.propagated_inputs())

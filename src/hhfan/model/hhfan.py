@@ -339,11 +339,24 @@ class HHFAN(Recommender):
         self_emb = transform.content_only(None if content is None else content.to(self.device), n)  # Eq. (1)
         table = None
         if self.ext.propagation:
-            table = self.propagated_inputs()
+            table = self._cached_propagation()
             self_emb = self_emb / (self.ext.propagation + 1)
         ids = {t: neighbor_ids[t].to(self.device).long() for t in self.group_types}
         mask = {t: neighbor_mask[t].to(self.device) for t in self.group_types}
         return self._from_neighbors(self_emb, lambda t: (ids[t], mask[t]), table)
+
+    def _cached_propagation(self) -> Tensor:
+        """:meth:`propagated_inputs`, recomputed only when a parameter changed (in place: a step, a load) or moved.
+
+        New videos arrive one request at a time in a service; the smoothing runs over every user and video, so it
+        is kept between calls for the same weights (no gradient: only :meth:`inductive_forward` uses it).
+        """
+        key = tuple((p.data_ptr(), p._version) for p in self.parameters())
+        cached: tuple[tuple[tuple[int, int], ...], Tensor] | None = getattr(self, "_propagation_cache", None)
+        if cached is None or cached[0] != key:
+            cached = (key, self.propagated_inputs())
+            self.__dict__["_propagation_cache"] = cached  # a plain attribute: not a buffer, not in the state dict
+        return cached[1]
 
     def embed_new_videos(self, videos: NewVideoInputs) -> Tensor:
         """Inductive embeddings ``[n, d]`` of new videos (:meth:`inductive_forward`)."""
