@@ -205,11 +205,15 @@ def _tags(ds: Dataset, cfg: GraphConfig) -> tuple[np.ndarray, np.ndarray, np.nda
         nt = ds.num_tags
         vt = ds.video_tags
         member = sp.csr_matrix((np.ones(vt.shape[0], np.float32), (vt[:, 1], vt[:, 0])), shape=(nt, ds.num_videos))
-        base = np.concatenate(feats, axis=1) if feats else member.T.toarray()
         sizes = np.maximum(np.asarray(member.sum(axis=1)).ravel(), 1.0)
-        profiles = np.asarray(member @ base) / sizes[:, None]
         num_parents = cfg.derived_tag_parents or max(2, round(np.sqrt(nt)))
-        group = quantize.group_tags(profiles, min(num_parents, nt), cfg.seed)
+        if feats:  # [tags, feature dims]: dense and small
+            profiles = np.asarray(member @ np.concatenate(feats, axis=1)) / sizes[:, None]
+            group = quantize.group_tags(profiles, min(num_parents, nt), cfg.seed)
+        else:  # [tags, tags] co-occurrence, as sparse as the tags are: never densified
+            cooc = sp.csr_matrix(member @ member.T.tocsr(), dtype=np.float32)
+            cooc.data /= np.repeat(sizes, np.diff(cooc.indptr))  # row i / |videos of tag i|
+            group = quantize.group_sparse_profiles(cooc, min(num_parents, nt), cfg.seed)
         parents = np.unique(group)
         pnames = np.array([f"derived:group{p}" for p in range(parents.shape[0])], dtype=object)
         names = np.concatenate([ds.tag_names, pnames])

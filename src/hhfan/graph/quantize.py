@@ -13,9 +13,12 @@ k-means gives parent tags, a k-means inside each coarse cluster gives leaf tags.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.decomposition import TruncatedSVD
 
 FIT_SAMPLE = 50_000  # rows used to fit a codebook; prediction always covers every row
 
@@ -162,3 +165,42 @@ def group_tags(profiles: np.ndarray, num_parents: int, seed: int) -> np.ndarray:
     """Parent group ``[num_tags]`` for tags given per-tag profile vectors (one-level derived tree)."""
     cents = fit_codebook(standardise(profiles), num_parents, seed)
     return nearest_codewords(standardise(profiles), cents, 1)[:, 0]
+
+
+LSA_COMPONENTS = 32
+"""Dimensions a sparse tag profile is reduced to before clustering (:func:`group_sparse_profiles`)."""
+
+
+def group_sparse_profiles(profiles: sp.spmatrix, num_parents: int, seed: int) -> np.ndarray:
+    """Parent group ``[num_tags]`` of tags from sparse profile rows ``[num_tags, d]`` (tag co-occurrence).
+
+    Latent semantic analysis, then k-means, the usual recipe for clustering sparse count rows: each row is
+    L2-normalised (a tag's profile is the direction of its co-occurrences, not how often it occurs), reduced
+    to :data:`LSA_COMPONENTS` dimensions by a seeded truncated SVD, normalised again and clustered by
+    :func:`fit_codebook`; each tag joins its nearest centroid. Nothing ``num_tags x d`` is ever dense: the cost
+    is the profiles' non-zeros times the components.
+
+    :func:`group_tags` (standardised columns, k-means on the rows as they are) is what dense feature profiles
+    get. On co-occurrence rows it would densify a tags x tags matrix and, on the synthetic catalogue of
+    ``benchmarks/graph_build.py`` (9,749 tags in 97 planted topics), put almost every tag into one group;
+    the figures are in ``benchmarks/results/graph_build.json``.
+    """
+    x = sp.csr_matrix(profiles, dtype=np.float64)
+    n = x.shape[0]
+    x = sp.csr_matrix(_normalise_rows(x))
+    r = min(LSA_COMPONENTS, x.shape[1] - 1, n - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):  # explained variance of identical rows is 0 / 0
+        # one or two tags (or columns): nothing to reduce
+        z = TruncatedSVD(n_components=r, random_state=seed).fit_transform(x) if r >= 2 else x.toarray()
+    z = _normalise_rows(z).astype(np.float32)
+    cents = fit_codebook(z, num_parents, seed)
+    return nearest_codewords(z, cents, 1)[:, 0].astype(np.int64)
+
+
+def _normalise_rows(x: Any) -> Any:
+    """Rows of a dense or CSR matrix scaled to unit L2 norm (all-zero rows stay zero)."""
+    if sp.issparse(x):
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+        return sp.diags(np.where(norms > 0, 1.0 / np.where(norms > 0, norms, 1.0), 0.0)) @ x
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1.0)
