@@ -156,6 +156,7 @@ def load(port: int, requests: Sequence[tuple[str, str, bytes | None]], concurren
     deadline = time.perf_counter() + time_cap
 
     def worker() -> None:
+        """One keep-alive connection sending requests until the queue is empty or the time is up."""
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         while time.perf_counter() < deadline:
             with lock:
@@ -328,12 +329,14 @@ def run_rounds(port: int, ready: dict[str, Any], args: argparse.Namespace,
     users: list[str] = ready["users"]
 
     def recs(n: int, explain: bool) -> list[tuple[str, str, bytes | None]]:
+        """``n`` recommendation requests for random known users."""
         q = "&explain=true" if explain else ""
         return [("GET", f"/users/{rng.choice(users)}/recommendations?k=10{q}", None) for _ in range(n)]
 
     counter = iter(range(10**9))
 
     def posts(n: int) -> list[tuple[str, str, bytes | None]]:
+        """``n`` POST /videos bodies with new ids and random features of the run's modalities."""
         out: list[tuple[str, str, bytes | None]] = []
         for _ in range(n):
             feats = {m: [rng.gauss(0, 1) for _ in range(d)] for m, d in ready["modalities"].items()}

@@ -225,6 +225,10 @@ def test_posted_video_is_recommendable_at_once(make_app: Callable[..., Any], hhf
         mine = next(x for x in explained["recommendations"] if x["video_id"] == "fresh-1")
         assert mine["num_paths"] > 0  # it links to the codewords and tags of the video it copies
         assert c.get("/health").json()["posted_videos"] == 1
+        odd = c.post("/videos", json={**body, "video_id": "clips/2026 #1?"})
+        assert odd.status_code == 201 and c.get("/videos/clips%2F2026%20%231%3F").json()["video_id"] == "clips/2026 #1?"
+        slash = c.get("/users/team%2Fanna/recommendations", params={"k": 2}).json()
+        assert slash["user_id"] == "team/anna" and slash["fallback"] == "popular"
 
 
 def test_posted_interactions_change_the_seen_set_at_once(make_app: Callable[..., Any], hhfan_run: Run) -> None:

@@ -11,9 +11,10 @@ Endpoints (their schema is served at ``/openapi.json``, interactive docs at ``/d
   an existing id is a 409. ``GET /videos/{video_id}``.
 * ``POST /interactions`` — new interactions (what changes at once: :data:`hhfan.serve.state.INTERACTIONS_EFFECT`).
 
-Every error is JSON ``{"detail": "...", "code": "..."}`` with one line naming the field or id at fault: a
-malformed body or query is a 422 (``body.features.visual: expected 128 values, got 3``), never a 500 or a
-traceback.
+Ids may hold any character but control characters (``/`` included: the routes take the rest of the path), so
+a client URL-encodes them. Every error is JSON ``{"detail": "...", "code": "..."}`` with one line naming the
+field or id at fault: a malformed body or query is a 422 (``body.features.visual: expected 128 values, got
+3``), never a 500 or a traceback.
 """
 
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -94,6 +95,7 @@ def create_app(run_dir: Path | None = None, data_dir: Path | None = None, config
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        """Serve; on shutdown close the journal and release the state folder."""
         yield
         state.close()
 
@@ -104,22 +106,27 @@ def create_app(run_dir: Path | None = None, data_dir: Path | None = None, config
 
     @app.exception_handler(ServeError)
     async def serve_error(_request: Request, exc: ServeError) -> JSONResponse:
+        """A refusal of the service: its status, code and one-line detail."""
         return JSONResponse({"detail": exc.detail, "code": exc.code}, status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """A body or query the schema refuses: 422 with one line naming each field."""
         return JSONResponse({"detail": validation_message(list(exc.errors())), "code": "invalid"}, status_code=422)
 
     @app.get("/health", response_model=HealthOut, summary="Service status")
     def health() -> HealthOut:
+        """The model, the catalogue and how top-K is answered now."""
         return state.health()
 
-    @app.get("/users/{user_id}/recommendations", response_model=RecommendationsOut, responses=ERRORS,
+    @app.get("/users/{user_id:path}/recommendations", response_model=RecommendationsOut, responses=ERRORS,
              summary="Top-K unseen videos of a user")
     async def recommendations(user_id: str,
                               k: Annotated[int, Query(ge=1, le=cfg.max_k, description="how many videos")] = 10,
                               explain: Annotated[bool, Query(description="add paths and Eq. (7) attention")] = False,
                               ) -> Response:
+        """The top-K videos the user has not seen, best first; a user the model does not know gets the most
+        popular ones (``fallback: popular``). ``explain=true`` adds paths and the Eq. (7) attention."""
         # a FAISS query or a small exact one (about a millisecond) is answered on the event loop; anything longer
         # (a large exact search, explanations) in the thread pool, so the loop keeps taking requests meanwhile
         if state.answers_fast(explain):
@@ -132,16 +139,19 @@ def create_app(run_dir: Path | None = None, data_dir: Path | None = None, config
               responses={**ERRORS, 409: {"model": ErrorOut, "description": "the video id exists"},
                          503: {"model": ErrorOut, "description": "the journal could not be written"}})
     def post_video(body: VideoIn) -> VideoOut:
+        """Embed a new video without retraining and make it recommendable at once (journaled first)."""
         return state.add_video(body)
 
-    @app.get("/videos/{video_id}", response_model=VideoOut, summary="A video of the catalogue",
+    @app.get("/videos/{video_id:path}", response_model=VideoOut, summary="A video of the catalogue",
              responses={404: {"model": ErrorOut, "description": "unknown video id"}})
     def get_video(video_id: str) -> VideoOut:
+        """A video of the catalogue (the run's or posted)."""
         return state.video(video_id)
 
     @app.post("/interactions", response_model=InteractionsOut, summary="Record new interactions",
               responses={**ERRORS, 503: {"model": ErrorOut, "description": "the journal could not be written"}})
     def post_interactions(body: InteractionsIn) -> InteractionsOut:
+        """Record interactions: the users' seen-sets and popularity change at once (journaled first)."""
         return state.add_interactions(body)
 
     return app

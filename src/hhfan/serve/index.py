@@ -181,6 +181,7 @@ class VideoIndex:
         rows = buf[:n].clone()
 
         def work() -> None:
+            """Build, then install (adding the rows appended meanwhile)."""
             self._install(self._build(rows), n)
 
         self._building = threading.Thread(target=work, name="hhfan-faiss-build", daemon=True)
