@@ -4,7 +4,8 @@ Usage: ``torchrun --nproc_per_node 2 ... tests/train/ddp_worker.py PLAN.json``. 
 
 * ``{"kind": "eval", "data": DIR, "out": FILE}``: random embeddings evaluated on the validation and test parts with
   the ranking shared over the ranks and, on every rank, in this process alone; rank 0 writes both results.
-* ``{"kind": "grads", "out": FILE}``: the gradient all-reduce on parameters used by one rank, the other, neither.
+* ``{"kind": "grads", "out": FILE}``: the gradient all-reduce on parameters used by one rank, the other, neither;
+  buffers a BatchNorm filled from each rank's own batch, synchronised.
 * ``{"kind": "cli", "args": [...], "writes": FILE}``: ``hhfan <args>`` (the real CLI, joining the process group
   the worker created); every file the rank writes meanwhile is recorded and the list saved to
   ``FILE.rank<R>.json`` (the recorder's own write is not recorded).
@@ -95,6 +96,12 @@ def grads_step(step: dict[str, Any], dist: distributed.Dist) -> None:
     dist.all_reduce_gradients([a, b, c])
     result = {"a": a.grad.tolist() if a.grad is not None else None, "b": b.grad.tolist() if b.grad is not None
               else None, "c": None if c.grad is None else c.grad.tolist()}
+    bn = torch.nn.BatchNorm1d(2)
+    bn.register_buffer("constant", torch.full((3,), 0.1))
+    bn.train()
+    bn(torch.randn(8, 2, generator=torch.Generator().manual_seed(dist.rank)) + dist.rank)  # rank-own statistics
+    result["buffers_sent"] = dist.sync_buffers(bn)
+    result["bn"] = [bn.running_mean.tolist(), bn.running_var.tolist(), bn.constant.tolist()]
     every = dist.all_gather_object(result)
     if dist.is_main:
         Path(step["out"]).write_text(json.dumps(every))

@@ -203,10 +203,15 @@ def test_sharded_evaluation_equals_single_process_exactly(launched: Path, world:
     assert here["full"]["num_users"] > 7 * 2  # more batches than ranks: each rank scored several
 
 
-def test_gradient_all_reduce_sums_and_keeps_untouched_parameters_without_gradient(launched: Path) -> None:
+def test_all_reduce_sums_gradients_keeps_untouched_ones_none_and_buffers_follow_rank_zero(launched: Path) -> None:
     ranks = json.loads((launched / "grads.json").read_text())
-    assert ranks[0] == ranks[1]  # the same gradients on every rank
-    assert ranks[0] == {"a": [1.0, 1.0, 1.0], "b": [4.0, 4.0, 4.0], "c": None}
+    assert ranks[0] == ranks[1]  # the same gradients and buffers on every rank
+    assert {k: ranks[0][k] for k in "abc"} == {"a": [1.0, 1.0, 1.0], "b": [4.0, 4.0, 4.0], "c": None}
+    bn = torch.nn.BatchNorm1d(2)
+    bn(torch.randn(8, 2, generator=torch.Generator().manual_seed(0)))  # what rank 0 saw
+    for got, want in zip(ranks[0]["bn"][:2], (bn.running_mean, bn.running_var), strict=True):  # rank 0's statistics
+        assert got == pytest.approx(want.tolist(), rel=1e-6)  # (rank 1's input is shifted by 1: far from these)
+    assert ranks[0]["bn"][2] == torch.full((3,), 0.1).tolist() and ranks[0]["buffers_sent"] == 2  # only differing ones
 
 
 def test_only_rank_zero_writes_and_each_checkpoint_once_per_epoch(launched: Path) -> None:

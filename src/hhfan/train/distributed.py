@@ -215,16 +215,40 @@ class Dist:
                 at += n
 
     def check_replicas(self, module: nn.Module) -> None:
-        """Raise :class:`ReplicaMismatchError` unless every rank's parameters and buffers are the same."""
+        """Raise :class:`ReplicaMismatchError` unless every rank's parameters are the same."""
         if not self.enabled:
             return
-        with torch.no_grad():
-            sums = [float(t.detach().double().sum()) if t.numel() else 0.0
-                    for t in [*module.parameters(), *module.buffers()] if t.is_floating_point()]
-        every = self.all_gather_object(sums)
+        every = self.all_gather_object(_checksums(module.parameters()))
         if any(s != every[0] for s in every[1:]):
             raise ReplicaMismatchError("the ranks' model replicas differ (a model that updates weights outside the "
                                        "optimizer from rank-local data?)")
+
+    def sync_buffers(self, module: nn.Module) -> int:
+        """Give every rank rank 0's copy of each buffer that differs between ranks; return how many did.
+
+        Buffers a model changes while it trains (BatchNorm's running statistics) follow each rank's own batches;
+        DDP broadcasts rank 0's before every forward, this does it once (the trainer: after every epoch, before
+        validation), so evaluation and checkpoints see one model. Buffers that agree (graphs, features) are only
+        compared, never sent.
+        """
+        if not self.enabled:
+            return 0
+        buffers = list(module.buffers())
+        every = self.all_gather_object(_checksums(buffers))
+        differ = [i for i in range(len(buffers)) if any(e[i] != every[0][i] for e in every[1:])]
+        with torch.no_grad():
+            for i in differ:
+                buf = buffers[i].detach().to(self.comm_device)
+                tdist.broadcast(buf, src=0)
+                if buf.data_ptr() != buffers[i].data_ptr():
+                    buffers[i].copy_(buf.to(buffers[i].device))
+        return len(differ)
+
+
+def _checksums(tensors: Iterable[Tensor]) -> list[float]:
+    """A float64 sum per tensor (replica comparison: identical tensors give identical sums)."""
+    with torch.no_grad():
+        return [float(t.detach().double().sum()) if t.numel() else 0.0 for t in tensors]
 
 
 SINGLE = Dist()

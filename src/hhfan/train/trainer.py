@@ -260,6 +260,7 @@ def train(model: Recommender, job: TrainJob) -> list[EpochRecord]:
             if on_step is not None:
                 on_step(s + 1, steps)
         total, count = dist.sum_floats([total, u.shape[0]])
+        dist.sync_buffers(model)  # BatchNorm's running statistics: rank 0's, as DDP does
         model.eval()
         val = validate(model)
         dist.check_replicas(model)
