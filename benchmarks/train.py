@@ -97,7 +97,7 @@ def run_case(case: str, epochs: int, repeats: int, threads: int = 0, device: str
     for epoch in range(epochs if trainable else 0):
         t0 = time.perf_counter()
         model.start_epoch(epoch)  # as the trainer does (FREEDOM draws its pruned graph here)
-        u, v, neg = (torch.from_numpy(a).to(device) for a in epoch_triples(pairs, np.empty((0, 2), np.int64),
+        u, v, neg = (torch.from_numpy(a).to(device) for a in epoch_triples(pairs, None,
                                                                 cfg.train.negatives, 0, epoch))
         b = cfg.train.batch_size
         for s in range(0, u.shape[0], b):
