@@ -281,14 +281,60 @@ def main() -> None:
                 row = {"interactions": n, **train_row(data, root, model, p, args.epochs, cores, root / "graphs")}
                 print(json.dumps(row), flush=True)
                 rows.append(row)
-    not_run = [f"{s:,}" for s in (1_000_000, 5_000_000, 20_000_000) if s not in sizes]
-    write_results(args.out, {"command": " ".join(["python", "benchmarks/scale.py", *sys.argv[1:]]),
+    command = " ".join(["python", "benchmarks/scale.py", *sys.argv[1:]])
+    doc = merge_previous(args.out, {"sizes": sizes_doc, "rows": [{**r, "command": command} for r in rows]})
+    done = {r["interactions"] for r in doc["rows"]}
+    not_run = [f"{s:,}" for s in (1_000_000, 5_000_000, 20_000_000) if s not in done]
+    write_results(args.out, {"command": command,
                              "synthetic": "Kwai proportions (170 K users, 310 K videos at 20 M interactions)",
-                             "sizes": sizes_doc, "rows": rows,
+                             **doc,
                              "not_run": {"interactions": not_run,
-                                         "why": "not run in this session (a shared 2-core machine); run with "
-                                                "--interactions 1M,5M,20M"} if not_run else None,
+                                         "why": "not run yet (a shared 2-core machine); run with "
+                                                "--interactions " + ",".join(not_run).replace(",000,000", "M")}
+                             if not_run else None,
                              "machine": {"python": platform.python_version(), "cpus": cores}})
+    plot(doc["rows"], args.out.with_suffix(".png"))
+
+
+def merge_previous(path: Path, new: dict[str, Any]) -> dict[str, Any]:
+    """``new``'s sizes and rows over those of an earlier ``path`` (rows keyed by size, model and processes):
+    sizes run separately (hours each) add up in one file; each row keeps the command that measured it."""
+    old: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    key = lambda r: (r["interactions"], r["model"], r["processes"])  # noqa: E731
+    rows = {key(r): {**r, "command": r.get("command", old.get("command"))} for r in old.get("rows", [])}
+    rows.update({key(r): r for r in new["rows"]})
+    return {"sizes": {**old.get("sizes", {}), **new["sizes"]}, "rows": [rows[k] for k in sorted(rows)]}
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    """Epoch seconds and peak memory against interactions, a line per (model, processes); log-log."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(10, 4))
+    for (model, procs) in sorted({(r["model"], r["processes"]) for r in rows}):
+        mine = sorted((r for r in rows if r["model"] == model and r["processes"] == procs),
+                      key=lambda r: r["interactions"])
+        x = [r["interactions"] / 1e6 for r in mine]
+        label = f"{model}, {procs} process{'es' if procs > 1 else ''}"
+        ax_t.plot(x, [min(r["epoch_seconds"]) for r in mine], marker="o", label=label)
+        ax_m.plot(x, [max(s["peak_rss_gib_all_ranks"] for s in r["stages"].values()) for r in mine], marker="o",
+                  label=label)
+    for ax, what in ((ax_t, "training epoch (s)"), (ax_m, "peak resident memory, all ranks (GiB)")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("interactions (millions, synthetic, Kwai proportions)")
+        ax.set_ylabel(what)
+        ax.grid(True, which="both", alpha=0.3)
+    ax_m.axhline(16, color="grey", linestyle="--", linewidth=1)
+    ax_t.legend(fontsize=8)
+    fig.suptitle("benchmarks/scale.py (2 shared CPU cores)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
