@@ -246,36 +246,3 @@ def test_hhfan_refuses_empty_neighbour_tables(inputs: ModelInputs) -> None:
     empty = replace(inputs, neighbor_mask={t: torch.zeros_like(v) for t, v in inputs.neighbor_mask.items()})
     with pytest.raises(ValueError, match="neighbour table is empty"):
         HHFAN(empty, HHFANConfig(dim=8))
-
-
-@pytest.mark.parametrize("training", [True, False])
-def test_repeated_nodes_of_a_batch_are_embedded_once_with_the_same_values_and_gradients(inputs: ModelInputs,
-                                                                                       training: bool) -> None:
-    torch.manual_seed(0)
-    m = HHFAN(inputs, HHFANConfig(dim=16)).train(training)
-    users, videos = torch.tensor([3, 1, 3, 3, 0]), torch.tensor([5, 5, 2, 9, 2, 5])  # repeats, unsorted
-    calls: list[int] = []
-    real = m.nodes_forward
-    m.nodes_forward = lambda nodes, table=None: calls.append(nodes.numel()) or real(nodes, table)  # type: ignore
-    eu, ev = m.embed(users, videos)
-    assert calls == [3 + 3]  # users {0, 1, 3}, videos {2, 5, 9}
-    out = real(torch.cat([users, videos + m.num_users])).emb  # every row on its own
-    torch.testing.assert_close(torch.cat([eu, ev]), out, rtol=1e-6, atol=1e-7)
-    grads = []
-    for emb in (torch.cat([eu, ev]), out):
-        m.zero_grad(set_to_none=True)
-        (emb * torch.linspace(-1, 1, emb.numel()).view_as(emb)).sum().backward()
-        grads.append([p.grad.clone() for p in m.parameters() if p.grad is not None])
-    assert len(grads[0]) == len(grads[1]) > 0
-    for a, b in zip(*grads, strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
-
-
-def test_neighbour_dropout_draws_slots_for_every_occurrence_in_training(inputs: ModelInputs) -> None:
-    torch.manual_seed(0)
-    m = HHFAN(inputs, HybridConfig(dim=16, propagation=0, neighbor_dropout=0.5)).train()
-    eu, _ = m.embed(torch.tensor([4] * 8), torch.tensor([0]))
-    assert not torch.allclose(eu[0], eu[1:], atol=1e-6)  # the same user, other slots dropped
-    m.eval()
-    eu, _ = m.embed(torch.tensor([4] * 8), torch.tensor([0]))
-    assert torch.equal(eu[0].expand_as(eu), eu)

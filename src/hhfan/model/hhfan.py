@@ -292,19 +292,8 @@ class HHFAN(Recommender):
         return NodeOutput(emb, alpha, w_attr, present)
 
     def embed(self, users: Tensor, videos: Tensor) -> tuple[Tensor, Tensor]:
-        """``(E_u, E_v)`` for user and video index tensors (one pass over both).
-
-        A node's embedding is a function of the node and the weights alone, so each distinct node of the batch is
-        embedded once and its rows are gathered (a training batch repeats users and videos: on MovieLens-1M about
-        half its rows are repeats; the LSTMs of Eq. (3) are most of the cost). The gather's backward sums the
-        repeats' gradients. Not with neighbour dropout in training, where every occurrence draws its own slots.
-        """
-        nodes = torch.cat([users, videos + self.num_users])
-        if self.training and self.ext.neighbor_dropout > 0:
-            out = self.nodes_forward(nodes).emb
-        else:
-            distinct, inverse = torch.unique(nodes, return_inverse=True)
-            out = self.nodes_forward(distinct).emb[inverse]
+        """``(E_u, E_v)`` for user and video index tensors (one pass over both)."""
+        out = self.nodes_forward(torch.cat([users, videos + self.num_users])).emb
         return out[: users.shape[0]], out[users.shape[0] :]
 
     @torch.no_grad()
