@@ -5,9 +5,10 @@ For each case of ``--cases`` a fresh child process loads the data (``synth``: th
 preset ``configs/<dataset>/hhfan.yaml``, draws epoch 0's triples and then
 
 1. times ``--steps`` training steps (:func:`hhfan.train.trainer.bpr_loss` + Adam, after one warm-up step) with two
-   copies of the same model on the same batches, interleaved (the order alternates step by step): (a) the current
-   ``HHFAN.embed`` (each distinct node of the batch embedded once), (b) the former per-row path
-   (``nodes_forward(cat([users, videos + U])).emb`` split back), put on the instance, src/ untouched. It reports
+   copies of the same model on the same batches, interleaved (the order alternates step by step): (a)
+   ``HHFAN.embed``, (b) every row handed to ``embed`` through ``nodes_forward(cat([users, videos + U])).emb`` split
+   back, put on the instance, src/ untouched (a check: since 30956ee was reverted in b33a5e9 the two are the same
+   code, and equal cost shows that ``bpr_loss`` hands ``embed`` distinct nodes only). It reports
    the median step seconds of each, their ratio, the share of distinct nodes among a batch's ``3 x batch`` rows and
    among the rows reaching ``embed`` (``bpr_loss`` already passes it distinct users and videos), and whether the two
    copies' losses and weights stayed identical;
