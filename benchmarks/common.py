@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
@@ -19,6 +20,13 @@ SHARED = Path(os.environ.get("HHFAN_SHARED_DATA", REPO.parent / "shared" / "data
 def peak_rss_gib() -> float:
     """Peak resident memory of this process in GiB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 (a loopback server's, or torchrun's rendezvous)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def run_child(script: str, case: str, args: list[str]) -> dict[str, Any]:

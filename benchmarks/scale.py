@@ -26,7 +26,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -36,7 +35,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from common import REPO, peak_rss_gib, write_results
+from common import REPO, free_port, peak_rss_gib, write_results
 
 RESULTS = REPO / "benchmarks" / "results" / "scale.json"
 KWAI = (170_000, 310_000, 20_000_000)
@@ -194,12 +193,6 @@ def _child(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def train_row(data: Path, root: Path, model: str, procs: int, epochs: int, cores: int, cache: Path) -> dict[str, Any]:
     """One torchrun launch; the rank reports merged into one row."""
     threads = max(1, cores // procs)
@@ -208,7 +201,7 @@ def train_row(data: Path, root: Path, model: str, procs: int, epochs: int, cores
         shutil.rmtree(run_dir)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "GLOO_SOCKET_IFNAME": "lo"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", str(procs),
-           "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), __file__, "--child-train", str(data),
+           "--master_addr", "127.0.0.1", "--master_port", str(free_port()), __file__, "--child-train", str(data),
            str(run_dir), model, str(epochs), str(threads), str(cache), str(out)]
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()

@@ -44,7 +44,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from common import REPO, write_results
+from common import REPO, free_port, write_results
 
 RESULTS = REPO / "benchmarks" / "results" / "serve.json"
 TARGETS = {"p99_ms_without_explanations": 20.0, "requests_per_s_without_explanations": 500.0,
@@ -115,13 +115,6 @@ def serve_child(args: argparse.Namespace) -> None:
 
 
 # ------------------------------------------------------------------------------------------ the client
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def percentile(xs: Sequence[float], q: float) -> float:
     """The ``q``-th percentile (linear interpolation) of ``xs``."""
     s = sorted(xs)
