@@ -32,7 +32,7 @@ from hhfan.config import ConfigError, from_dict, resolve, to_dict
 from hhfan.data.atomic import atomic_dir, atomic_file
 from hhfan.data.dataset import Dataset, DatasetError
 from hhfan.data.io import read_dataset
-from hhfan.data.split import TEST, TRAIN, VAL, SplitConfig
+from hhfan.data.split import HOLDOUT_RULE, TEST, TRAIN, VAL, SplitConfig
 from hhfan.eval.protocols import EvalConfig, cold_start_subsets, evaluate, evaluate_subset, unseen_subset
 from hhfan.graph.artifacts import GraphArtifacts, GraphBuildConfig, build_artifacts
 from hhfan.graph.mhig import GraphConfig
@@ -317,8 +317,9 @@ def _prepare_run(run_dir: Path, data_dir: Path, ds: Dataset, cfg: RunConfig, exi
 
 def graph_key(cfg: RunConfig, ds: Dataset) -> str:
     """The content address of the graph a run builds: a hash of its split, graph and sampler settings and of the
-    data fingerprint (nothing else goes into ``build_artifacts``)."""
-    doc = json.dumps({"build": to_dict(cfg.build_config()), "fingerprint": ds.fingerprint()}, sort_keys=True)
+    data fingerprint (nothing else goes into ``build_artifacts``), and of the version of the holdout rule."""
+    doc = json.dumps({"build": to_dict(cfg.build_config()), "fingerprint": ds.fingerprint(),
+                      "holdout_rule": HOLDOUT_RULE}, sort_keys=True)
     return hashlib.sha256(doc.encode()).hexdigest()[:24]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hhfan.data.dataset import DatasetError
+from hhfan.data.dataset import Dataset, DatasetError, Interactions
 from hhfan.data.split import TEST, TRAIN, VAL, Split, SplitConfig, make_split
 from hhfan.data.synth import SynthConfig, generate
 from tests.conftest import tiny_dataset
@@ -27,10 +27,66 @@ def test_random_holdout_rates_and_training_kept(world, rate: float) -> None:
     test_u = np.bincount(user[s.mask(TEST)], minlength=world.num_users)
     assert (train_u >= 1).all()
     expected_test = np.minimum(np.rint((1 - rate) * n_u), n_u - 1)
-    assert np.array_equal(test_u, expected_test)
+    rounded = expected_test >= 1  # a light user (rounds to 0) gives 0 or 1: test_light_users_held_out_at_the_rate
+    assert np.array_equal(test_u[rounded], expected_test[rounded]) and (test_u[~rounded] <= 1).all()
     overall = s.counts()["test"] / len(world.interactions)
     assert abs(overall - (1 - rate)) < 0.02
     assert s.counts()["val"] > 0
+
+
+def _users_with(counts: np.ndarray) -> Dataset:
+    """A dataset whose user ``u`` has ``counts[u]`` interactions with distinct videos."""
+    user = np.repeat(np.arange(counts.shape[0]), counts).astype(np.int32)
+    video = (np.arange(user.shape[0]) % 1000).astype(np.int32)
+    return Dataset(name="counts", user_ids=np.array([f"u{i}" for i in range(counts.shape[0])], dtype=object),
+                   video_ids=np.array([f"v{i}" for i in range(1000)], dtype=object),
+                   interactions=Interactions(user, video))
+
+
+def _rounded_only(user: np.ndarray, eligible: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
+    """The holdout before light users were drawn: plain ``round(rate * n_u)`` (the reference for heavy data)."""
+    rows = np.flatnonzero(eligible)
+    u = user[rows]
+    order = np.lexsort((rng.random(rows.shape[0]), u))
+    rows, u = rows[order], u[order]
+    n_u = np.bincount(u, minlength=int(user.max()) + 1)
+    k_u = np.minimum(np.rint(rate * n_u).astype(np.int64), np.maximum(n_u - 1, 0))
+    rank = np.arange(rows.shape[0]) - np.concatenate([[0], np.cumsum(n_u)[:-1]])[u]
+    out = np.zeros(user.shape[0], dtype=bool)
+    out[rows[rank < k_u[u]]] = True
+    return out
+
+
+def test_light_users_held_out_at_the_rate_in_expectation() -> None:
+    # 20,000 users with 3 interactions (TikTok's shape): test takes round(0.6) = 1, leaving 2 for train + val,
+    # where round(0.1 * 2) = 0 would leave validation empty; each now gives one with probability 0.2
+    ds = _users_with(np.full(20_000, 3))
+    s = make_split(ds, SplitConfig(training_rate=0.8, val_rate=0.1, seed=0))
+    user = ds.interactions.user
+    val_u = np.bincount(user[s.mask(VAL)], minlength=20_000)
+    assert (np.bincount(user[s.mask(TEST)], minlength=20_000) == 1).all()
+    assert (np.bincount(user[s.mask(TRAIN)], minlength=20_000) >= 1).all()
+    assert set(np.unique(val_u).tolist()) == {0, 1}
+    assert abs(val_u.mean() - 0.2) < 0.015  # 4,000 expected; a binomial's std is 57
+    # users of 2 interactions: round(0.2 * 2) = 0 for test, so one is held out with probability 0.4
+    two = _users_with(np.full(20_000, 2))
+    t = make_split(two, SplitConfig(training_rate=0.8, val_rate=0.0, seed=0))
+    assert abs(t.counts()["test"] / 20_000 - 0.4) < 0.015
+    assert (np.bincount(two.interactions.user[t.mask(TRAIN)], minlength=20_000) >= 1).all()
+
+
+def test_without_light_users_the_split_is_plain_rounding() -> None:
+    # every user with >= 20 interactions (MovieLens-1M's shape: its lightest user has 17): bit-identical to the
+    # rounding-only rule, so every split of such data made before light users were drawn is unchanged
+    counts = np.random.default_rng(1).integers(17, 60, size=500)
+    ds = _users_with(counts)
+    for seed in (0, 1, 2):
+        s = make_split(ds, SplitConfig(training_rate=0.8, val_rate=0.1, seed=seed))
+        rng, user = np.random.default_rng(seed), ds.interactions.user
+        part = np.zeros(user.shape[0], dtype=np.int8)
+        part[_rounded_only(user, np.ones_like(part, dtype=bool), 0.2, rng)] = TEST
+        part[_rounded_only(user, part == TRAIN, 0.1, rng)] = VAL
+        assert np.array_equal(s.part, part)
 
 
 def test_same_seed_same_split_and_different_seed_differs(world) -> None:
@@ -99,7 +155,8 @@ def test_cold_split_holds_every_interaction_of_each_cold_video_out_of_training(w
     # the warm interactions are split per user as kind=random does
     n_u = np.bincount(user[~cold], minlength=world.num_users)
     test_u = np.bincount(user[~cold & (s.part == TEST)], minlength=world.num_users)
-    assert np.array_equal(test_u, np.minimum(np.rint(0.2 * n_u), np.maximum(n_u - 1, 0)))
+    expected = np.minimum(np.rint(0.2 * n_u), np.maximum(n_u - 1, 0))
+    assert np.array_equal(test_u[expected >= 1], expected[expected >= 1]) and (test_u[expected == 0] <= 1).all()
     assert (np.bincount(user[s.mask(TRAIN)], minlength=world.num_users)[n_u > 0] >= 1).all()
     assert s.counts()["cold_videos"] == s.cold_videos.shape[0]
     again = make_split(world, cfg)
