@@ -34,10 +34,10 @@ from hhfan.data.dataset import Dataset, DatasetError
 
 TRAIN, VAL, TEST = 0, 1, 2
 SPLIT_KINDS: tuple[str, ...] = ("random", "predefined", "cold")
+"""Accepted values of :attr:`SplitConfig.kind`."""
 HOLDOUT_RULE = 2
 """Version of the per-user holdout rule (2: light users drawn at the rate, :func:`_per_user_holdout`); part of a
 shared graph's cache key, so a graph built under an older rule is never reused for a new run."""
-"""Accepted values of :attr:`SplitConfig.kind`."""
 
 
 @dataclass(frozen=True)
@@ -145,11 +145,11 @@ class Split:
 def _per_user_holdout(user: np.ndarray, eligible: np.ndarray, rate: float, rng: np.random.Generator) -> np.ndarray:
     """Pick ``round(rate * n_u)`` of each user's eligible rows (at most ``n_u - 1``); return a mask.
 
-    A user for whom that rounds to 0 but who has two rows or more (a light user: ``rate * n_u < 0.5``) gives one
-    row with probability ``rate * n_u``, so light users are held out at the rate in expectation instead of never
-    (on TikTok, where 99 % of the users have at most four interactions, rounding alone left a random split's
-    validation with the 103 heaviest users only). Users with ``round(rate * n_u) >= 1`` are untouched, and with
-    no light user the draws are exactly those of plain rounding.
+    A user for whom that rounds to 0 but who has two rows or more (a light user: ``rate * n_u <= 0.5``, as
+    rounding goes half to even) gives one row with probability ``rate * n_u``, so light users are held out at the
+    rate in expectation instead of never (on TikTok, where 99 % of the users have at most four interactions,
+    rounding alone left a random split's validation with the 103 heaviest users only). Users with
+    ``round(rate * n_u) >= 1`` are untouched, and with no light user the draws are exactly those of plain rounding.
 
     Vectorised: rows are ordered by (user, random key) and the first ``k_u`` of each user's block
     are taken, so no Python loop over users is needed even at 20 M interactions.
