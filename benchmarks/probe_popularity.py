@@ -1,8 +1,9 @@
 """Probe: how much of each run's ranking is popularity (the question of issue 17, item 3).
 
-For every RUN_DIR: the Spearman correlation between a video's training popularity and its mean score over all users,
-and the share of the users' top-20 (training videos excluded) that falls among the 1 % most popular videos. Prints
-one line per run; records nothing (quoted in ``benchmarks/results/probes.md``).
+For every RUN_DIR: the Spearman correlation between a video's training popularity and its mean score over all
+users, the same with the norm of its embedding, and the share of the users' top-20 (training videos excluded) that
+falls among the 1 % most popular videos. Prints one line per run; records nothing (quoted in
+``benchmarks/results/probes.md``).
 
     python benchmarks/probe_popularity.py RUN_DIR [RUN_DIR ...]
 """
@@ -41,7 +42,9 @@ def main() -> None:
         head = pop >= np.quantile(pop, 0.99)
         finite = np.where(np.isfinite(scores), scores, np.nan)
         rho = spearmanr(pop, np.nanmean(finite, axis=0)).statistic
+        norm = spearmanr(pop, ev.float().norm(dim=1).numpy()).statistic
         print(f"{run.config.model_name} ({run_dir}): Spearman(popularity, mean score) {rho:.3f}; "
+              f"Spearman(popularity, embedding norm) {norm:.3f}; "
               f"top-20 in the 1 % most popular videos: {head[top].mean():.3f}")
 
 
