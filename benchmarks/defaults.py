@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +84,9 @@ def ensure_world(world: str, root: Path) -> Path | None:
 
 def summary(run_dir: Path, metric: str = "ndcg@20") -> dict[str, Any]:
     """What one finished run reports: chosen epoch and its validation figure, test full ranking, epoch seconds."""
-    log = [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines() if x.strip()]
+    from hhfan.compare import read_train_log
+
+    log = read_train_log(run_dir)
     best = max(log, key=lambda r: r["val"][metric])
     full = json.loads((run_dir / "metrics.json").read_text())["full"]
     return {"best_epoch": best["epoch"], "epochs": len(log), "val_ndcg@20": best["val"][metric],
@@ -107,7 +108,7 @@ def table(doc: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None, on_run: Callable[[str, str], None] | None = None) -> None:
+def main(argv: list[str] | None = None) -> None:
     """Run every (world, model) with the package defaults, then write the results."""
     from hhfan.compare import run_all
 
@@ -130,8 +131,6 @@ def main(argv: list[str] | None = None, on_run: Callable[[str, str], None] | Non
             continue
         for model in models:
             print(f"{world}: {model}", flush=True)
-            if on_run is not None:
-                on_run(world, model)
             run_all(data, [model], [0], a.runs / world, configs=None, overrides=["train.num_threads=1"])
             row = summary(a.runs / world / "runs" / model / "seed0")
             row["command"] = f"python benchmarks/defaults.py --worlds {world} --models {model}"
