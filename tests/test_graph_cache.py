@@ -78,3 +78,16 @@ def test_a_cached_graph_of_another_config_is_refused(world: Path, tmp_path: Path
     with pytest.raises(DatasetError, match="other split, graph or sampler settings"):
         train_run(world, tmp_path / "run", cfg, graph_cache=tmp_path / "graphs")
     assert builds == []
+
+
+def test_experiment_cells_of_one_split_build_one_graph(world: Path, tmp_path: Path, builds: list[Any]) -> None:
+    from hhfan.experiments.common import Cell, Setting, run_cells
+
+    s = Setting(data=world, out=tmp_path / "exp", overrides=tuple(QUICK))
+    cells = [Cell("pop", 0, 0.8), Cell("bprmf", 0, 0.8), Cell("lightgcn", 0, 0.8), Cell("bprmf", 0, 0.6)]
+    results = run_cells(s, cells)
+    assert len(builds) == 2  # one graph per training rate, shared by the three models at 0.8
+    assert len(list((s.out / "graphs").iterdir())) == 2
+    assert os.path.samefile(results[0].run_dir / "graph" / "split.npz", results[2].run_dir / "graph" / "split.npz")
+    assert not os.path.samefile(results[1].run_dir / "graph" / "split.npz",
+                                results[3].run_dir / "graph" / "split.npz")

@@ -10,6 +10,8 @@ distinct config::
     OUT/runs/<model>/rate<R>/<label>/seed<S>   label = "base" when the cell's config is the rate's base
                                                config (preset + common overrides + rate), else the cell's
                                                label (e.g. "aggregator=mean", "depth=2")
+    OUT/graphs/<key>                           one built graph per distinct (split, graph, sampler) config,
+                                               hard-linked into each run that uses it (as ``hhfan compare``)
     OUT/<experiment>/<experiment>.json         cells, results, machine, compute, the exact command
     OUT/<experiment>/<experiment>.md           Markdown table(s)
     OUT/<experiment>/*.png                     plots (matplotlib, Agg)
@@ -305,7 +307,7 @@ def run_cells(s: Setting, cells: Sequence[Cell], progress: Progress | None = Non
                      len(cells))
         if run_dir not in done:
             before = _wall(run_dir) if (run_dir / "metrics.json").exists() else None
-            ensure_run(s.data, run_dir, cfg)
+            ensure_run(s.data, run_dir, cfg, graph_cache=s.out / "graphs")  # cells of one split share its graph
             done[run_dir] = before is None or _wall(run_dir) != before
         out.append(_result(cell, run_dir, cfg, done[run_dir], preset_path(s, cell.model)))
     if progress is not None:
