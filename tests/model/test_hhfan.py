@@ -11,7 +11,8 @@ from hhfan.data.synth import SynthConfig, generate
 from hhfan.graph.artifacts import GraphBuildConfig, build_artifacts
 from hhfan.graph.mhig import GraphConfig
 from hhfan.graph.sampler import SamplerConfig
-from hhfan.model.hhfan import HHFAN, Extensions, HHFANConfig, HybridConfig
+from hhfan.model.contrast import info_nce
+from hhfan.model.hhfan import HHFAN, ContrastConfig, Extensions, HHFANConfig, HybridConfig
 from hhfan.model.inputs import ModelInputs
 from hhfan.model.layers import AttributeSelfAttention, FeatureTransformer, IntraTypeAggregator, NeighborAttention
 
@@ -246,3 +247,44 @@ def test_hhfan_refuses_empty_neighbour_tables(inputs: ModelInputs) -> None:
     empty = replace(inputs, neighbor_mask={t: torch.zeros_like(v) for t, v in inputs.neighbor_mask.items()})
     with pytest.raises(ValueError, match="neighbour table is empty"):
         HHFAN(empty, HHFANConfig(dim=8))
+
+
+def test_contrast_variant_is_a_residual_of_two_views_contrasted(inputs: ModelInputs) -> None:
+    """hhfan-cl: E = f(v) propagated (collaborative view) + Eq. (6) (heterogeneous view), InfoNCE between them."""
+    cfg = ContrastConfig(dim=8)
+    assert cfg.aggregator == "mean" and cfg.extensions() == Extensions(False, 3, 0.0, True, 0.1, 0.2)
+    torch.manual_seed(0)
+    m = HHFAN(inputs, cfg)
+    assert m.candidate_names() == ["users", "attributes", "videos"]  # no self candidate: the residual adds it
+    assert "residual=True, cl_weight=0.1" in repr(m)
+    m.eval()
+    nodes = torch.tensor([0, 3, 7, m.num_users + 2, m.num_users + 5])
+    out = m.nodes_forward(nodes)
+    assert out.own is not None and out.neighborhood is not None
+    assert torch.allclose(out.own, m.propagated_inputs()[nodes])  # LightGCN's layer mean of f(v)
+    assert float(m.gate.detach()) == 0.0 and torch.equal(out.emb, out.own)  # ReZero: starts as the collaborative view
+    with torch.no_grad():
+        m.gate.fill_(0.5)
+    out = m.nodes_forward(nodes)
+    assert out.neighborhood is not None and torch.allclose(out.emb, out.own + 0.5 * out.neighborhood)
+    assert m.transform["video"].proj is None  # video_input="id": content only through the neighbourhood
+    users, pos, neg = torch.tensor([3, 0, 3]), torch.tensor([5, 2, 2]), torch.tensor([1, 5, 4])
+    uu, vv = torch.unique(users), torch.unique(torch.cat([pos, neg]))
+    full = m.nodes_forward(torch.cat([uu, vv + m.num_users]))
+    assert full.own is not None and full.neighborhood is not None
+    prow = uu.shape[0] + torch.tensor([list(vv.tolist()).index(v) for v in sorted(set(pos.tolist()))])
+    want = 0.1 * (info_nce(full.own[:2], full.neighborhood[:2], 0.2)
+                  + info_nce(full.own[prow], full.neighborhood[prow], 0.2))
+    got = m.aux_loss(users, pos, neg)
+    assert got is not None and torch.allclose(got, want)
+    m.train()  # the training pass keeps its views for aux_loss: same value as recomputing them
+    m.embed(uu, vv)
+    reused = m.aux_loss(users, pos, neg)
+    assert reused is not None and torch.allclose(reused, want) and reused.requires_grad
+    reused.backward()
+    assert m.transform["user"].emb is not None and m.transform["user"].emb.weight.grad is not None
+    assert HHFAN(inputs, ContrastConfig(dim=8, cl_weight=0.0)).aux_loss(users, pos, neg) is None
+    assert HHFAN(inputs, HHFANConfig(dim=8)).aux_loss(users, pos, neg) is None  # the paper's model: BPR only
+    for bad in ({"propagation": 0}, {"cl_weight": -1.0}, {"cl_temperature": 0.0}, {"neighbor_dropout": 1.0}):
+        with pytest.raises(ValueError):
+            ContrastConfig(**bad)  # type: ignore[arg-type]

@@ -37,6 +37,7 @@ from torch import Tensor, nn
 
 from hhfan.baselines.config import LayersConfig
 from hhfan.model.base import FullGraphRecommender
+from hhfan.model.contrast import info_nce
 from hhfan.model.propagation import CachedAdjacency, bipartite_edge_index
 
 if TYPE_CHECKING:
@@ -73,20 +74,6 @@ class SimGCLConfig(LayersConfig):
             raise ValueError(f"eps must be >= 0, got {self.eps}")
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
-
-
-def info_nce(view1: Tensor, view2: Tensor, temperature: float) -> Tensor:
-    """InfoNCE with cosine similarity: row ``i`` of ``view1`` against every row of ``view2``, positive ``i``.
-
-    .. math::
-        \\mathcal{L} = \\frac{1}{n} \\sum_i -\\log \\frac{\\exp(\\hat z'_i{}^\\top \\hat z''_i / \\tau)}
-                       {\\sum_j \\exp(\\hat z'_i{}^\\top \\hat z''_j / \\tau)}
-
-    Shapes: ``view1, view2 [n, d]`` -> scalar.
-    """
-    z1, z2 = F.normalize(view1, dim=1), F.normalize(view2, dim=1)
-    logits = z1 @ z2.T / temperature
-    return -torch.diagonal(F.log_softmax(logits, dim=1)).mean()
 
 
 def uniform_noise(x: Tensor, eps: float) -> Tensor:

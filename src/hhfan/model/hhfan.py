@@ -29,6 +29,13 @@ Two registered models share this module (:mod:`hhfan.model.registry`):
   user-video graph before Eq. (2) (``E ← mean of (D^-1/2 A D^-1/2)^l E, l = 0..L``, no extra parameters,
   end-to-end), so each sampled neighbour enters the LSTM with its collaborative context; and
   ``neighbor_dropout``, a DropEdge-style share of sampled neighbour slots dropped per training batch.
+* ``hhfan-cl`` (:class:`ContrastConfig`) is our second variant, built for LightGCN's cost class: a collaborative
+  view, the propagated input ``c(v)`` (LightGCN's layer mean, ``propagation``), plus HHFAN's heterogeneous view
+  ``h(v)``, Eq. (1)-(7) over the RWSS neighbourhood with the mean aggregator of Eq. (3) (the paper's HHFAN-l)
+  and three candidates, added as a residual (``residual``: ``E_v = c(v) + γ h(v)``, a learned ``γ`` from 0), and
+  InfoNCE between the two
+  views of the batch's users and positive videos (``cl_weight``, ``cl_temperature``; cosine, in-batch negatives),
+  so the neighbourhood of attributes, tags and codewords is pulled towards what interactions say and back.
 """
 
 from __future__ import annotations
@@ -45,6 +52,7 @@ from torch import Tensor, nn
 
 from hhfan.graph.mhig import ATTRIBUTE_TYPES
 from hhfan.model.base import ColdStartUnsupported, Recommender
+from hhfan.model.contrast import info_nce
 from hhfan.model.inputs import ModelInputs, NewVideoInputs
 from hhfan.model.layers import AttributeSelfAttention, FeatureTransformer, Init, IntraTypeAggregator, NeighborAttention
 from hhfan.model.propagation import LayerMeanPropagation, bipartite_edge_index
@@ -63,11 +71,20 @@ class Extensions:
             before Eq. (2); 0 = off.
         neighbor_dropout: during training, each sampled neighbour slot is dropped with this probability
             (remaining ones keep their RWSS order); 0 = off, never applied at evaluation.
+        residual: the final embedding is the node's own f(v) (propagated when ``propagation`` is on) plus
+            ``γ`` times the Eq. (6) output, instead of the Eq. (6) output alone; ``γ`` is one learned scalar that
+            starts at 0 (ReZero), so training starts from the collaborative view alone.
+        cl_weight: weight of InfoNCE between f(v) and the Eq. (6) output of the batch's users and positive
+            videos (:meth:`HHFAN.aux_loss`); 0 = off.
+        cl_temperature: τ of that InfoNCE.
     """
 
     include_self: bool = False
     propagation: int = 0
     neighbor_dropout: float = 0.0
+    residual: bool = False
+    cl_weight: float = 0.0
+    cl_temperature: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -148,6 +165,46 @@ class HybridConfig(HHFANConfig):
         return Extensions(self.include_self, self.propagation, self.neighbor_dropout)
 
 
+@dataclass(frozen=True)
+class ContrastConfig(HHFANConfig):
+    """``hhfan-cl``: a LightGCN collaborative view plus HHFAN's heterogeneous view (residual), contrasted.
+
+    Defaults: the mean aggregator (HHFAN-l: the LSTM of Eq. 3 is 83% of an HHFAN step, and this variant is
+    meant to cost a small multiple of LightGCN), three LightGCN layers, both views contrasted with weight 0.1,
+    and ``video_input="id"``: the collaborative view is LightGCN's over id embeddings alone, so at the start
+    (``γ = 0``) the model *is* LightGCN; content enters through the heterogeneous view (codeword nodes carry
+    the features, tags their embeddings).
+
+    Attributes (besides :class:`HHFANConfig`'s; see :class:`Extensions`):
+        propagation: LightGCN layers of the collaborative view (>= 1).
+        neighbor_dropout: share of sampled neighbour slots dropped per training batch.
+        cl_weight: weight of the InfoNCE between the two views.
+        cl_temperature: its temperature τ.
+    """
+
+    aggregator: str = "mean"
+    video_input: str = "id"
+    propagation: int = 3
+    neighbor_dropout: float = 0.0
+    cl_weight: float = 0.1
+    cl_temperature: float = 0.2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.propagation < 1:
+            raise ValueError(f"propagation must be >= 1 (the collaborative view), got {self.propagation}")
+        if not 0.0 <= self.neighbor_dropout < 1.0:
+            raise ValueError(f"neighbor_dropout must be in [0, 1), got {self.neighbor_dropout}")
+        if not self.cl_weight >= 0:
+            raise ValueError(f"cl_weight must be >= 0, got {self.cl_weight}")
+        if not self.cl_temperature > 0:
+            raise ValueError(f"cl_temperature must be > 0, got {self.cl_temperature}")
+
+    def extensions(self) -> Extensions:
+        """Propagation, the residual and the contrast, as configured (no self candidate)."""
+        return Extensions(False, self.propagation, self.neighbor_dropout, True, self.cl_weight, self.cl_temperature)
+
+
 COLD_START = ("its RWSS neighbourhood on the training M-HIG (codeword and tag links, no interaction) and its content "
               "through Eq. (1)-(7); the id row of Eq. (1) is zero and never trained")
 """How HHFAN embeds a video without interactions (:attr:`Recommender.cold_start`)."""
@@ -156,10 +213,12 @@ COLD_START = ("its RWSS neighbourhood on the training M-HIG (codeword and tag li
 class NodeOutput(NamedTuple):
     """Final embeddings plus the attention weights that produced them (for explanations)."""
 
-    emb: Tensor  # [B, d] Eq. (6)
+    emb: Tensor  # [B, d] Eq. (6) (+ f(v) with the residual)
     alpha: Tensor  # [B, C] Eq. (7) over (user group, attributes, video group[, self])
     attr_weights: Tensor  # [B, G, G] Eq. (4) attention among the attribute groups
     attr_present: Tensor  # [B, G]
+    own: Tensor | None = None  # [B, d] f(v) (propagated when that is on)
+    neighborhood: Tensor | None = None  # [B, d] Eq. (6) alone
 
 
 class HHFAN(Recommender):
@@ -210,6 +269,8 @@ class HHFAN(Recommender):
         for t in self.group_types:
             self.register_buffer(f"nbr_{t}", inputs.neighbor_ids[t].long())
             self.register_buffer(f"mask_{t}", inputs.neighbor_mask[t])
+        if self.ext.residual:
+            self.gate = nn.Parameter(torch.zeros(()))  # γ of the residual (ReZero: starts at 0)
         self.cold_start = None if cfg.pretrained_run else COLD_START
         self.reset_parameters()
 
@@ -221,6 +282,8 @@ class HHFAN(Recommender):
             typing.cast(IntraTypeAggregator, aggregate).reset_parameters()
         self.attr_attention.reset_parameters()
         self.neighbor_attention.reset_parameters()
+        if self.ext.residual:
+            nn.init.zeros_(self.gate)
 
     def extra_repr(self) -> str:
         """The ablation flags and what a variant adds, so ``print(model)`` shows which model this is."""
@@ -228,7 +291,9 @@ class HHFAN(Recommender):
         return (f"dim={c.dim}, aggregator={c.aggregator}, attribute_attention={c.attribute_attention}, "
                 f"neighbor_attention={c.neighbor_attention}, video_input={c.video_input}, "
                 f"include_self={e.include_self}, propagation={e.propagation}, "
-                f"neighbor_dropout={e.neighbor_dropout}")
+                f"neighbor_dropout={e.neighbor_dropout}"
+                + (f", residual=True, cl_weight={e.cl_weight}, cl_temperature={e.cl_temperature}"
+                   if e.residual else ""))
 
     def _table(self, t: str, nodes: Tensor) -> tuple[Tensor, Tensor]:
         ids, mask = getattr(self, f"nbr_{t}")[nodes], getattr(self, f"mask_{t}")[nodes]
@@ -289,12 +354,44 @@ class HHFAN(Recommender):
         c_emb = torch.stack([c[0] for c in cands], dim=1)
         c_present = torch.stack([c[1] for c in cands], dim=1)
         emb, alpha = self.neighbor_attention(self_emb, c_emb, c_present)  # Eq. (6)-(7)
-        return NodeOutput(emb, alpha, w_attr, present)
+        final = self_emb + self.gate * emb if self.ext.residual else emb
+        return NodeOutput(final, alpha, w_attr, present, self_emb, emb)
 
     def embed(self, users: Tensor, videos: Tensor) -> tuple[Tensor, Tensor]:
-        """``(E_u, E_v)`` for user and video index tensors (one pass over both)."""
-        out = self.nodes_forward(torch.cat([users, videos + self.num_users])).emb
-        return out[: users.shape[0]], out[users.shape[0] :]
+        """``(E_u, E_v)`` for user and video index tensors (one pass over both).
+
+        With the contrast on, a training pass keeps its two views for :meth:`aux_loss` of the same batch.
+        """
+        nodes = torch.cat([users, videos + self.num_users])
+        out = self.nodes_forward(nodes)
+        if self.training and self.ext.cl_weight > 0:
+            self.__dict__["_views"] = (nodes, out)  # a plain attribute: not state, dropped by the next embed
+        emb = out.emb
+        return emb[: users.shape[0]], emb[users.shape[0] :]
+
+    def aux_loss(self, users: Tensor, positives: Tensor, negatives: Tensor) -> Tensor | None:
+        """``cl_weight · (InfoNCE_users + InfoNCE_videos)`` between f(v) and the Eq. (6) output (``hhfan-cl``).
+
+        Over the batch's unique users and unique positive videos; each node's other view is its positive, the
+        other rows of the batch its negatives. Reuses the views of the :meth:`embed` call of the same batch
+        (the trainer embeds the unique users and the unique positives and negatives), else computes them.
+        None (nothing added) when the contrast is off.
+        """
+        if self.ext.cl_weight <= 0:
+            return None
+        uu = torch.unique(users)
+        vv = torch.unique(torch.cat([positives, negatives]))
+        nodes = torch.cat([uu, vv + self.num_users])
+        cached = self.__dict__.pop("_views", None)
+        same = cached is not None and cached[0].shape == nodes.shape and bool(torch.equal(cached[0], nodes))
+        out: NodeOutput = cached[1] if same else self.nodes_forward(nodes)
+        assert out.own is not None and out.neighborhood is not None
+        rows = torch.cat([torch.arange(uu.shape[0], device=nodes.device),
+                          uu.shape[0] + torch.searchsorted(vv, torch.unique(positives))])
+        n_u, tau = uu.shape[0], self.ext.cl_temperature
+        own, nbr = out.own[rows], out.neighborhood[rows]
+        loss = info_nce(own[:n_u], nbr[:n_u], tau) + info_nce(own[n_u:], nbr[n_u:], tau)
+        return self.ext.cl_weight * loss
 
     @torch.no_grad()
     def all_embeddings(self, batch_size: int = 4096) -> tuple[Tensor, Tensor]:
