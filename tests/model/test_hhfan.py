@@ -12,7 +12,7 @@ from hhfan.graph.artifacts import GraphBuildConfig, build_artifacts
 from hhfan.graph.mhig import GraphConfig
 from hhfan.graph.sampler import SamplerConfig
 from hhfan.model.contrast import info_nce
-from hhfan.model.hhfan import HHFAN, ContrastConfig, Extensions, HHFANConfig, HybridConfig
+from hhfan.model.hhfan import HHFAN, ContrastConfig, ContrastHHFAN, Extensions, HHFANConfig, HybridConfig
 from hhfan.model.inputs import ModelInputs
 from hhfan.model.layers import AttributeSelfAttention, FeatureTransformer, IntraTypeAggregator, NeighborAttention
 
@@ -254,7 +254,7 @@ def test_contrast_variant_is_a_residual_of_two_views_contrasted(inputs: ModelInp
     cfg = ContrastConfig(dim=8)
     assert cfg.aggregator == "mean" and cfg.extensions() == Extensions(False, 3, 0.0, True, 0.1, 0.2)
     torch.manual_seed(0)
-    m = HHFAN(inputs, cfg)
+    m = ContrastHHFAN(inputs, cfg)
     assert m.candidate_names() == ["users", "attributes", "videos"]  # no self candidate: the residual adds it
     assert "residual=True, cl_weight=0.1" in repr(m)
     m.eval()
@@ -283,8 +283,34 @@ def test_contrast_variant_is_a_residual_of_two_views_contrasted(inputs: ModelInp
     assert reused is not None and torch.allclose(reused, want) and reused.requires_grad
     reused.backward()
     assert m.transform["user"].emb is not None and m.transform["user"].emb.weight.grad is not None
-    assert HHFAN(inputs, ContrastConfig(dim=8, cl_weight=0.0)).aux_loss(users, pos, neg) is None
+    assert ContrastHHFAN(inputs, ContrastConfig(dim=8, cl_weight=0.0)).aux_loss(users, pos, neg) is None
+    l2 = list(m.l2_terms(torch.tensor([1, 2]), torch.tensor([4])))  # LightGCN's λ: the batch's id rows only
+    assert [t.shape for t in l2] == [(2, 8), (1, 8)]
     assert HHFAN(inputs, HHFANConfig(dim=8)).aux_loss(users, pos, neg) is None  # the paper's model: BPR only
     for bad in ({"propagation": 0}, {"cl_weight": -1.0}, {"cl_temperature": 0.0}, {"neighbor_dropout": 1.0}):
         with pytest.raises(ValueError):
             ContrastConfig(**bad)  # type: ignore[arg-type]
+
+
+def test_exclude_targets_hides_the_batch_edges_from_their_endpoints_only_in_training(inputs: ModelInputs) -> None:
+    m = ContrastHHFAN(inputs, ContrastConfig(dim=8, exclude_targets=True))
+    u_nodes = torch.arange(m.num_users)
+    filled = m.mask_video[u_nodes].any(dim=1).nonzero().flatten()
+    u = int(filled[0])
+    v = int(m.nbr_video[u][m.mask_video[u]][0])  # a video in u's own neighbour table
+    video_node = torch.tensor([m.num_users + v])
+    m.train()
+    m.start_batch(torch.tensor([u]), torch.tensor([v]), torch.tensor([0]))
+    ids, mask = m._table("video", torch.tensor([u]))
+    assert not bool((mask & (ids == v)).any()) and int(mask.sum()) == int(m.mask_video[u].sum()) - int(
+        (m.mask_video[u] & (m.nbr_video[u] == v)).sum())
+    ids, mask = m._table("user", video_node)  # the video's user slots lose u
+    assert not bool((mask & (ids == u)).any())
+    other = int(filled[1])  # another user keeps its slots
+    assert torch.equal(m._table("video", torch.tensor([other]))[1], m.mask_video[other:other + 1])
+    m.eval()
+    assert torch.equal(m._table("video", torch.tensor([u]))[1], m.mask_video[u:u + 1])  # never at evaluation
+    plain = ContrastHHFAN(inputs, ContrastConfig(dim=8))
+    plain.train()
+    plain.start_batch(torch.tensor([u]), torch.tensor([v]), torch.tensor([0]))
+    assert torch.equal(plain._table("video", torch.tensor([u]))[1], plain.mask_video[u:u + 1])  # off by default

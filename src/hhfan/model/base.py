@@ -15,7 +15,9 @@ is one trainer for all models (no trainer subclass per model):
   term of SimGCL, BM3's bootstrapped alignment losses, FREEDOM's modality BPR), added to Eq. (10) by the
   trainer; the default is ``None`` and the trainer then adds nothing (the loss is bit-identical);
 * :meth:`Recommender.start_epoch` — optional: a per-epoch hook (FREEDOM redraws its pruned training graph),
-  called by the trainer right after it seeds torch for the epoch; the default does nothing.
+  called by the trainer right after it seeds torch for the epoch; the default does nothing;
+* :meth:`Recommender.start_batch` — optional: the triples of the training batch about to be embedded (the
+  ``hhfan-cl`` variant hides each positive edge from its own endpoints' neighbourhoods); default nothing.
 
 Videos without interactions (cold start, DESIGN §8): :attr:`Recommender.cold_start` says how a model embeds a
 video that has no training interaction (None: it cannot, e.g. BPR-MF, whose only video input is the id);
@@ -119,6 +121,10 @@ class Recommender(nn.Module):
     def start_epoch(self, epoch: int) -> None:
         """Hook called by the trainer at the start of every training epoch (0-based), after torch is seeded
         for ``(seed, epoch)``, so whatever it draws repeats exactly on resume; default: nothing."""
+
+    def start_batch(self, users: Tensor, positives: Tensor, negatives: Tensor) -> None:
+        """Hook called by the trainer with a training batch's triples (aligned int64 ``[B]`` rows, as drawn)
+        right before it embeds them (:func:`hhfan.train.trainer.bpr_loss`); default: nothing."""
 
     @torch.no_grad()
     def all_embeddings(self, batch_size: int = 4096) -> tuple[Tensor, Tensor]:

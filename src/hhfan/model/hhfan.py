@@ -77,6 +77,10 @@ class Extensions:
         cl_weight: weight of InfoNCE between f(v) and the Eq. (6) output of the batch's users and positive
             videos (:meth:`HHFAN.aux_loss`); 0 = off.
         cl_temperature: τ of that InfoNCE.
+        exclude_targets: during training, a batch's positive pair ``(u, v)`` is hidden from the neighbour tables of
+            ``u`` (its video slots holding ``v``) and of ``v`` (its user slots holding ``u``), so the edge being
+            scored cannot be read off the endpoints' own neighbourhoods (DGL's link-prediction samplers exclude
+            a minibatch's edges for the same reason); never at evaluation.
     """
 
     include_self: bool = False
@@ -85,6 +89,7 @@ class Extensions:
     residual: bool = False
     cl_weight: float = 0.0
     cl_temperature: float = 0.2
+    exclude_targets: bool = False
 
 
 @dataclass(frozen=True)
@@ -180,6 +185,7 @@ class ContrastConfig(HHFANConfig):
         neighbor_dropout: share of sampled neighbour slots dropped per training batch.
         cl_weight: weight of the InfoNCE between the two views.
         cl_temperature: its temperature τ.
+        exclude_targets: hide each training batch's positive edges from their endpoints' neighbour tables.
     """
 
     aggregator: str = "mean"
@@ -188,6 +194,7 @@ class ContrastConfig(HHFANConfig):
     neighbor_dropout: float = 0.0
     cl_weight: float = 0.1
     cl_temperature: float = 0.2
+    exclude_targets: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -202,7 +209,8 @@ class ContrastConfig(HHFANConfig):
 
     def extensions(self) -> Extensions:
         """Propagation, the residual and the contrast, as configured (no self candidate)."""
-        return Extensions(False, self.propagation, self.neighbor_dropout, True, self.cl_weight, self.cl_temperature)
+        return Extensions(False, self.propagation, self.neighbor_dropout, True, self.cl_weight, self.cl_temperature,
+                          self.exclude_targets)
 
 
 COLD_START = ("its RWSS neighbourhood on the training M-HIG (codeword and tag links, no interaction) and its content "
@@ -295,8 +303,21 @@ class HHFAN(Recommender):
                 + (f", residual=True, cl_weight={e.cl_weight}, cl_temperature={e.cl_temperature}"
                    if e.residual else ""))
 
+    def start_batch(self, users: Tensor, positives: Tensor, negatives: Tensor) -> None:
+        """Keep the batch's positive pairs as keys ``u · V + v`` when ``exclude_targets`` is on (see :meth:`_table`)."""
+        if self.ext.exclude_targets:
+            self.__dict__["_targets"] = torch.unique(users * self.num_videos + positives)
+
     def _table(self, t: str, nodes: Tensor) -> tuple[Tensor, Tensor]:
         ids, mask = getattr(self, f"nbr_{t}")[nodes], getattr(self, f"mask_{t}")[nodes]
+        targets: Tensor | None = self.__dict__.get("_targets")
+        if self.training and targets is not None and t in ("user", "video"):
+            n = nodes.unsqueeze(1)
+            if t == "video":  # a user's video slots holding one of its batch positives
+                keys, own = n * self.num_videos + ids, n < self.num_users
+            else:  # a video's user slots holding one of its batch users
+                keys, own = ids * self.num_videos + (n - self.num_users), n >= self.num_users
+            mask = mask & ~(own & torch.isin(keys, targets))
         p = self.ext.neighbor_dropout
         if self.training and p > 0:
             mask = mask & (torch.rand(mask.shape, device=mask.device) >= p)
@@ -358,40 +379,9 @@ class HHFAN(Recommender):
         return NodeOutput(final, alpha, w_attr, present, self_emb, emb)
 
     def embed(self, users: Tensor, videos: Tensor) -> tuple[Tensor, Tensor]:
-        """``(E_u, E_v)`` for user and video index tensors (one pass over both).
-
-        With the contrast on, a training pass keeps its two views for :meth:`aux_loss` of the same batch.
-        """
-        nodes = torch.cat([users, videos + self.num_users])
-        out = self.nodes_forward(nodes)
-        if self.training and self.ext.cl_weight > 0:
-            self.__dict__["_views"] = (nodes, out)  # a plain attribute: not state, dropped by the next embed
-        emb = out.emb
-        return emb[: users.shape[0]], emb[users.shape[0] :]
-
-    def aux_loss(self, users: Tensor, positives: Tensor, negatives: Tensor) -> Tensor | None:
-        """``cl_weight · (InfoNCE_users + InfoNCE_videos)`` between f(v) and the Eq. (6) output (``hhfan-cl``).
-
-        Over the batch's unique users and unique positive videos; each node's other view is its positive, the
-        other rows of the batch its negatives. Reuses the views of the :meth:`embed` call of the same batch
-        (the trainer embeds the unique users and the unique positives and negatives), else computes them.
-        None (nothing added) when the contrast is off.
-        """
-        if self.ext.cl_weight <= 0:
-            return None
-        uu = torch.unique(users)
-        vv = torch.unique(torch.cat([positives, negatives]))
-        nodes = torch.cat([uu, vv + self.num_users])
-        cached = self.__dict__.pop("_views", None)
-        same = cached is not None and cached[0].shape == nodes.shape and bool(torch.equal(cached[0], nodes))
-        out: NodeOutput = cached[1] if same else self.nodes_forward(nodes)
-        assert out.own is not None and out.neighborhood is not None
-        rows = torch.cat([torch.arange(uu.shape[0], device=nodes.device),
-                          uu.shape[0] + torch.searchsorted(vv, torch.unique(positives))])
-        n_u, tau = uu.shape[0], self.ext.cl_temperature
-        own, nbr = out.own[rows], out.neighborhood[rows]
-        loss = info_nce(own[:n_u], nbr[:n_u], tau) + info_nce(own[n_u:], nbr[n_u:], tau)
-        return self.ext.cl_weight * loss
+        """``(E_u, E_v)`` for user and video index tensors (one pass over both)."""
+        out = self.nodes_forward(torch.cat([users, videos + self.num_users])).emb
+        return out[: users.shape[0]], out[users.shape[0] :]
 
     @torch.no_grad()
     def all_embeddings(self, batch_size: int = 4096) -> tuple[Tensor, Tensor]:
@@ -464,6 +454,50 @@ class HHFAN(Recommender):
         return ["users", "attributes", "videos"] + (["self"] if self.ext.include_self else [])
 
 
+class ContrastHHFAN(HHFAN):
+    """``hhfan-cl`` (:class:`ContrastConfig`): HHFAN with the residual of two views, their InfoNCE as its aux loss,
+    and λ on the batch's rows as for LightGCN (the collaborative view *is* LightGCN)."""
+
+    def embed(self, users: Tensor, videos: Tensor) -> tuple[Tensor, Tensor]:
+        """``(E_u, E_v)``; a training pass keeps its two views for :meth:`aux_loss` of the same batch."""
+        nodes = torch.cat([users, videos + self.num_users])
+        out = self.nodes_forward(nodes)
+        if self.training and self.ext.cl_weight > 0:
+            self.__dict__["_views"] = (nodes, out)  # a plain attribute: not state, replaced by the next embed
+        return out.emb[: users.shape[0]], out.emb[users.shape[0] :]
+
+    def aux_loss(self, users: Tensor, positives: Tensor, negatives: Tensor) -> Tensor | None:
+        """``cl_weight · (InfoNCE_users + InfoNCE_videos)`` between f(v) and the Eq. (6) output.
+
+        Over the batch's unique users and unique positive videos; each node's other view is its positive, the
+        other rows of the batch its negatives. Reuses the views of the :meth:`embed` call of the same batch
+        (the trainer embeds the unique users and the unique positives and negatives), else computes them.
+        None (nothing added) when ``cl_weight`` is 0.
+        """
+        if self.ext.cl_weight <= 0:
+            return None
+        uu = torch.unique(users)
+        vv = torch.unique(torch.cat([positives, negatives]))
+        nodes = torch.cat([uu, vv + self.num_users])
+        cached = self.__dict__.pop("_views", None)
+        same = cached is not None and cached[0].shape == nodes.shape and bool(torch.equal(cached[0], nodes))
+        out: NodeOutput = cached[1] if same else self.nodes_forward(nodes)
+        assert out.own is not None and out.neighborhood is not None
+        rows = torch.cat([torch.arange(uu.shape[0], device=nodes.device),
+                          uu.shape[0] + torch.searchsorted(vv, torch.unique(positives))])
+        n_u, tau = uu.shape[0], self.ext.cl_temperature
+        own, nbr = out.own[rows], out.neighborhood[rows]
+        loss = info_nce(own[:n_u], nbr[:n_u], tau) + info_nce(own[n_u:], nbr[n_u:], tau)
+        return self.ext.cl_weight * loss
+
+    def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
+        """The batch's rows of the user and video id embeddings (as LightGCN's λ); other weights are not penalised."""
+        for t, rows in (("user", users), ("video", videos)):
+            emb = typing.cast(FeatureTransformer, self.transform[t]).emb
+            if emb is not None:
+                yield emb(rows)
+
+
 def build(ctx: BuildContext) -> HHFAN:
     """Registry entry of ``hhfan`` and ``hhfan-hybrid`` (:mod:`hhfan.model.registry`): HHFAN on the run's RWSS tables.
 
@@ -480,7 +514,7 @@ def build(ctx: BuildContext) -> HHFAN:
         eu, ev = ctx.pretrained(Path(cfg.pretrained_run))
         inputs = replace(inputs, user_pretrained=eu, video_pretrained=ev)
         torch.manual_seed(ctx.seed)
-    return HHFAN(inputs, cfg)
+    return (ContrastHHFAN if isinstance(cfg, ContrastConfig) else HHFAN)(inputs, cfg)
 
 
 def count_parameters(model: nn.Module) -> int:

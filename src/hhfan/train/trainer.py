@@ -116,6 +116,7 @@ def bpr_loss(model: Recommender, u: torch.Tensor, pos: torch.Tensor, neg: torch.
     """
     uu, u_inv = torch.unique(u, return_inverse=True)
     vv, v_inv = torch.unique(torch.cat([pos, neg]), return_inverse=True)
+    model.start_batch(u, pos, neg)
     eu, ev = model.embed(uu, vv)
     e_u, e_pos, e_neg = eu[u_inv], ev[v_inv[: pos.shape[0]]], ev[v_inv[pos.shape[0] :]]
     bpr = -F.logsigmoid(model.score(e_u, e_pos) - model.score(e_u, e_neg)).mean()
