@@ -314,3 +314,17 @@ def test_exclude_targets_hides_the_batch_edges_from_their_endpoints_only_in_trai
     plain.train()
     plain.start_batch(torch.tensor([u]), torch.tensor([v]), torch.tensor([0]))
     assert torch.equal(plain._table("video", torch.tensor([u]))[1], plain.mask_video[u:u + 1])  # off by default
+
+
+def test_collab_bpr_scores_the_collaborative_view_alone(inputs: ModelInputs) -> None:
+    torch.manual_seed(0)
+    m = ContrastHHFAN(inputs, ContrastConfig(dim=8, cl_weight=0.0, collab_bpr=0.5))
+    m.eval()
+    users, pos, neg = torch.tensor([3, 0, 3]), torch.tensor([5, 2, 2]), torch.tensor([1, 5, 4])
+    c = m.propagated_inputs()
+    cu, cp, cn = c[users], c[pos + m.num_users], c[neg + m.num_users]
+    want = -0.5 * torch.nn.functional.logsigmoid((cu * cp).sum(-1) - (cu * cn).sum(-1)).mean()
+    got = m.aux_loss(users, pos, neg)
+    assert got is not None and torch.allclose(got, want, atol=1e-6)
+    with pytest.raises(ValueError, match="collab_bpr"):
+        ContrastConfig(collab_bpr=-1.0)

@@ -81,6 +81,8 @@ class Extensions:
             ``u`` (its video slots holding ``v``) and of ``v`` (its user slots holding ``u``), so the edge being
             scored cannot be read off the endpoints' own neighbourhoods (DGL's link-prediction samplers exclude
             a minibatch's edges for the same reason); never at evaluation.
+        collab_bpr: weight of a second BPR term on f(v) alone (the collaborative view scored by itself), so that
+            view keeps learning as LightGCN does however well the residual already fits; 0 = off.
     """
 
     include_self: bool = False
@@ -90,6 +92,7 @@ class Extensions:
     cl_weight: float = 0.0
     cl_temperature: float = 0.2
     exclude_targets: bool = False
+    collab_bpr: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,7 @@ class ContrastConfig(HHFANConfig):
         cl_weight: weight of the InfoNCE between the two views.
         cl_temperature: its temperature τ.
         exclude_targets: hide each training batch's positive edges from their endpoints' neighbour tables.
+        collab_bpr: weight of BPR on the collaborative view alone.
     """
 
     aggregator: str = "mean"
@@ -195,6 +199,7 @@ class ContrastConfig(HHFANConfig):
     cl_weight: float = 0.1
     cl_temperature: float = 0.2
     exclude_targets: bool = False
+    collab_bpr: float = 0.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -206,11 +211,13 @@ class ContrastConfig(HHFANConfig):
             raise ValueError(f"cl_weight must be >= 0, got {self.cl_weight}")
         if not self.cl_temperature > 0:
             raise ValueError(f"cl_temperature must be > 0, got {self.cl_temperature}")
+        if not self.collab_bpr >= 0:
+            raise ValueError(f"collab_bpr must be >= 0, got {self.collab_bpr}")
 
     def extensions(self) -> Extensions:
         """Propagation, the residual and the contrast, as configured (no self candidate)."""
         return Extensions(False, self.propagation, self.neighbor_dropout, True, self.cl_weight, self.cl_temperature,
-                          self.exclude_targets)
+                          self.exclude_targets, self.collab_bpr)
 
 
 COLD_START = ("its RWSS neighbourhood on the training M-HIG (codeword and tag links, no interaction) and its content "
@@ -467,28 +474,37 @@ class ContrastHHFAN(HHFAN):
         return out.emb[: users.shape[0]], out.emb[users.shape[0] :]
 
     def aux_loss(self, users: Tensor, positives: Tensor, negatives: Tensor) -> Tensor | None:
-        """``cl_weight · (InfoNCE_users + InfoNCE_videos)`` between f(v) and the Eq. (6) output.
+        """``cl_weight · (InfoNCE_users + InfoNCE_videos)`` between f(v) and the Eq. (6) output, plus
+        ``collab_bpr ·`` BPR of the triples scored by f(v) alone.
 
-        Over the batch's unique users and unique positive videos; each node's other view is its positive, the
-        other rows of the batch its negatives. Reuses the views of the :meth:`embed` call of the same batch
-        (the trainer embeds the unique users and the unique positives and negatives), else computes them.
-        None (nothing added) when ``cl_weight`` is 0.
+        InfoNCE runs over the batch's unique users and unique positive videos; each node's other view is its
+        positive, the other rows of the batch its negatives. Reuses the views of the :meth:`embed` call of the
+        same batch (the trainer embeds the unique users and the unique positives and negatives), else computes
+        them. None (nothing added) when both weights are 0.
         """
-        if self.ext.cl_weight <= 0:
+        e = self.ext
+        if e.cl_weight <= 0 and e.collab_bpr <= 0:
             return None
-        uu = torch.unique(users)
-        vv = torch.unique(torch.cat([positives, negatives]))
+        uu, u_inv = torch.unique(users, return_inverse=True)
+        vv, v_inv = torch.unique(torch.cat([positives, negatives]), return_inverse=True)
         nodes = torch.cat([uu, vv + self.num_users])
         cached = self.__dict__.pop("_views", None)
         same = cached is not None and cached[0].shape == nodes.shape and bool(torch.equal(cached[0], nodes))
         out: NodeOutput = cached[1] if same else self.nodes_forward(nodes)
         assert out.own is not None and out.neighborhood is not None
-        rows = torch.cat([torch.arange(uu.shape[0], device=nodes.device),
-                          uu.shape[0] + torch.searchsorted(vv, torch.unique(positives))])
-        n_u, tau = uu.shape[0], self.ext.cl_temperature
-        own, nbr = out.own[rows], out.neighborhood[rows]
-        loss = info_nce(own[:n_u], nbr[:n_u], tau) + info_nce(own[n_u:], nbr[n_u:], tau)
-        return self.ext.cl_weight * loss
+        n_u, loss = uu.shape[0], out.own.new_zeros(())
+        if e.cl_weight > 0:
+            rows = torch.cat([torch.arange(n_u, device=nodes.device),
+                              n_u + torch.searchsorted(vv, torch.unique(positives))])
+            own, nbr = out.own[rows], out.neighborhood[rows]
+            tau = e.cl_temperature
+            loss = loss + e.cl_weight * (info_nce(own[:n_u], nbr[:n_u], tau) + info_nce(own[n_u:], nbr[n_u:], tau))
+        if e.collab_bpr > 0:
+            c_u, c_v = out.own[u_inv], out.own[n_u + v_inv]
+            c_pos, c_neg = c_v[: positives.shape[0]], c_v[positives.shape[0] :]
+            diff = (c_u * c_pos).sum(-1) - (c_u * c_neg).sum(-1)
+            loss = loss - e.collab_bpr * torch.nn.functional.logsigmoid(diff).mean()
+        return loss
 
     def l2_terms(self, users: Tensor, videos: Tensor) -> Iterator[Tensor]:
         """The batch's rows of the user and video id embeddings (as LightGCN's λ); other weights are not penalised."""
