@@ -19,7 +19,8 @@ from hhfan.graph.mhig import NODE_TYPES, GraphConfig, build_graph
 from hhfan.graph.sampler import SamplerConfig, sample_neighbors
 from hhfan.inductive import ColdStartUnsupported, NewVideo, _inputs, embed_new_videos
 from hhfan.model.base import hold_out_video_ids
-from hhfan.model.hhfan import HHFAN, ContrastConfig, HHFANConfig, HybridConfig
+from hhfan.model.hhfan import HHFAN, HHFANConfig, HybridConfig
+from hhfan.model.hhfan_cl import ContrastConfig
 from hhfan.model.inputs import ModelInputs
 from hhfan.model.registry import BuildContext, build
 from hhfan.runner import Run, RunConfig

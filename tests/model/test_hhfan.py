@@ -12,7 +12,8 @@ from hhfan.graph.artifacts import GraphBuildConfig, build_artifacts
 from hhfan.graph.mhig import GraphConfig
 from hhfan.graph.sampler import SamplerConfig
 from hhfan.model.contrast import info_nce
-from hhfan.model.hhfan import HHFAN, ContrastConfig, ContrastHHFAN, Extensions, HHFANConfig, HybridConfig
+from hhfan.model.hhfan import HHFAN, Extensions, HHFANConfig, HybridConfig
+from hhfan.model.hhfan_cl import ContrastConfig, ContrastHHFAN
 from hhfan.model.inputs import ModelInputs
 from hhfan.model.layers import AttributeSelfAttention, FeatureTransformer, IntraTypeAggregator, NeighborAttention
 

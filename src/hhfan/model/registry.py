@@ -68,7 +68,7 @@ SPECS: tuple[ModelSpec, ...] = (
               "the paper's model as published: Eq. (1)-(10), three candidates in Eq. (6), plain inputs"),
     ModelSpec("hhfan-hybrid", "HHFAN-hybrid", "hhfan.model.hhfan", "HHFAN", "HybridConfig",
               "HHFAN plus a self candidate in Eq. (6), LightGCN-style input propagation and neighbour dropout"),
-    ModelSpec("hhfan-cl", "HHFAN-cl", "hhfan.model.hhfan", "ContrastHHFAN", "ContrastConfig",
+    ModelSpec("hhfan-cl", "HHFAN-cl", "hhfan.model.hhfan_cl", "ContrastHHFAN", "ContrastConfig",
               "a LightGCN collaborative view plus HHFAN's heterogeneous-neighbourhood view (mean aggregator) as a "
               "residual, with InfoNCE between the two views"),
     ModelSpec("pop", "Most-popular", "hhfan.baselines.pop", "MostPopular", "PopConfig",
