@@ -329,3 +329,27 @@ def test_collab_bpr_scores_the_collaborative_view_alone(inputs: ModelInputs) -> 
     assert got is not None and torch.allclose(got, want, atol=1e-6)
     with pytest.raises(ValueError, match="collab_bpr"):
         ContrastConfig(collab_bpr=-1.0)
+
+
+def test_distill_trains_the_heterogeneous_view_by_the_contrast_alone(inputs: ModelInputs) -> None:
+    torch.manual_seed(0)
+    m = ContrastHHFAN(inputs, ContrastConfig(dim=8, distill=True))
+    with torch.no_grad():
+        m.gate.fill_(0.5)
+    m.train()
+    users, pos, neg = torch.tensor([3, 0, 3]), torch.tensor([5, 2, 2]), torch.tensor([1, 5, 4])
+    uu, vv = torch.unique(users), torch.unique(torch.cat([pos, neg]))
+    eu, ev = m.embed(uu, vv)
+    (eu.sum() + ev.sum()).backward(retain_graph=True)  # anything computed from the scores
+    emb = m.transform["user"].emb
+    assert emb is not None
+    ids = emb.weight
+    assert ids.grad is not None and float(ids.grad.abs().sum()) > 0
+    assert m.gate.grad is not None
+    assert all(p.grad is None for p in m.neighbor_attention.parameters())  # no score gradient reaches h
+    m.zero_grad(set_to_none=True)
+    aux = m.aux_loss(users, pos, neg)
+    assert aux is not None
+    aux.backward()
+    assert ids.grad is None or float(ids.grad.abs().sum()) == 0.0  # the contrast leaves the collaborative view
+    assert any(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in m.neighbor_attention.parameters())

@@ -77,6 +77,11 @@ class Extensions:
             a minibatch's edges for the same reason); never at evaluation.
         collab_bpr: weight of a second BPR term on f(v) alone (the collaborative view scored by itself), so that
             view keeps learning as LightGCN does however well the residual already fits; 0 = off.
+        distill: the heterogeneous view learns from the contrast alone, towards a fixed target: BPR reaches it
+            only through ``γ`` (the residual adds it without gradient), its user and video neighbours and the
+            Eq. (7) query are read from the collaborative table without gradient, and the contrast does not
+            move the collaborative view. The collaborative view then trains as LightGCN does; the heterogeneous
+            one is a content and neighbourhood mapper onto it (what embeds a video without interactions).
     """
 
     include_self: bool = False
@@ -87,6 +92,7 @@ class Extensions:
     cl_temperature: float = 0.2
     exclude_targets: bool = False
     collab_bpr: float = 0.0
+    distill: bool = False
 
 
 @dataclass(frozen=True)
@@ -309,7 +315,8 @@ class HHFAN(Recommender):
         for t in self.group_types:
             ids, mask = lookup(t)
             if table is not None and t in ("user", "video"):
-                f = table[ids + (self.num_users if t == "video" else 0)]
+                src = table.detach() if self.ext.distill else table
+                f = src[ids + (self.num_users if t == "video" else 0)]
             else:
                 f = self.transform[t](ids)  # Eq. (1)
             groups[t] = self.aggregate[t](f, mask)  # Eq. (2)-(3)
@@ -328,8 +335,9 @@ class HHFAN(Recommender):
             cands.append((self_emb, torch.ones_like(absent)))
         c_emb = torch.stack([c[0] for c in cands], dim=1)
         c_present = torch.stack([c[1] for c in cands], dim=1)
-        emb, alpha = self.neighbor_attention(self_emb, c_emb, c_present)  # Eq. (6)-(7)
-        final = self_emb + self.gate * emb if self.ext.residual else emb
+        query = self_emb.detach() if self.ext.distill else self_emb
+        emb, alpha = self.neighbor_attention(query, c_emb, c_present)  # Eq. (6)-(7)
+        final = self_emb + self.gate * (emb.detach() if self.ext.distill else emb) if self.ext.residual else emb
         return NodeOutput(final, alpha, w_attr, present, self_emb, emb)
 
     def embed(self, users: Tensor, videos: Tensor) -> tuple[Tensor, Tensor]:

@@ -48,6 +48,7 @@ class ContrastConfig(HHFANConfig):
         cl_temperature: its temperature τ.
         exclude_targets: hide each training batch's positive edges from their endpoints' neighbour tables.
         collab_bpr: weight of BPR on the collaborative view alone.
+        distill: the heterogeneous view learns from the contrast alone, towards the collaborative view held fixed.
     """
 
     aggregator: str = "mean"
@@ -58,6 +59,7 @@ class ContrastConfig(HHFANConfig):
     cl_temperature: float = 0.2
     exclude_targets: bool = False
     collab_bpr: float = 0.0
+    distill: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -75,7 +77,7 @@ class ContrastConfig(HHFANConfig):
     def extensions(self) -> Extensions:
         """Propagation, the residual and the contrast, as configured (no self candidate)."""
         return Extensions(False, self.propagation, self.neighbor_dropout, True, self.cl_weight, self.cl_temperature,
-                          self.exclude_targets, self.collab_bpr)
+                          self.exclude_targets, self.collab_bpr, self.distill)
 
 
 class ContrastHHFAN(HHFAN):
@@ -114,6 +116,8 @@ class ContrastHHFAN(HHFAN):
             rows = torch.cat([torch.arange(n_u, device=nodes.device),
                               n_u + torch.searchsorted(vv, torch.unique(positives))])
             own, nbr = out.own[rows], out.neighborhood[rows]
+            if e.distill:  # a fixed target: the contrast moves the heterogeneous view only
+                own = own.detach()
             tau = e.cl_temperature
             loss = loss + e.cl_weight * (info_nce(own[:n_u], nbr[:n_u], tau) + info_nce(own[n_u:], nbr[n_u:], tau))
         if e.collab_bpr > 0:
