@@ -69,7 +69,7 @@ class Extensions:
             ``γ`` times the Eq. (6) output, instead of the Eq. (6) output alone; ``γ`` is one learned scalar that
             starts at 0 (ReZero), so training starts from the collaborative view alone.
         cl_weight: weight of InfoNCE between f(v) and the Eq. (6) output of the batch's users and positive
-            videos (:meth:`HHFAN.aux_loss`); 0 = off.
+            videos (``ContrastHHFAN.aux_loss`` of :mod:`hhfan.model.hhfan_cl`); 0 = off.
         cl_temperature: τ of that InfoNCE.
         exclude_targets: during training, a batch's positive pair ``(u, v)`` is hidden from the neighbour tables of
             ``u`` (its video slots holding ``v``) and of ``v`` (its user slots holding ``u``), so the edge being
@@ -260,7 +260,8 @@ class HHFAN(Recommender):
                 f"neighbor_attention={c.neighbor_attention}, video_input={c.video_input}, "
                 f"include_self={e.include_self}, propagation={e.propagation}, "
                 f"neighbor_dropout={e.neighbor_dropout}"
-                + (f", residual=True, cl_weight={e.cl_weight}, cl_temperature={e.cl_temperature}"
+                + (f", residual=True, cl_weight={e.cl_weight}, cl_temperature={e.cl_temperature}, "
+                   f"exclude_targets={e.exclude_targets}, collab_bpr={e.collab_bpr}, distill={e.distill}"
                    if e.residual else ""))
 
     def start_batch(self, users: Tensor, positives: Tensor, negatives: Tensor) -> None:
