@@ -119,3 +119,17 @@ def test_cold_video_id_rows_stay_zero_through_training(synthetic_world: Path, tm
         warm = torch.ones(run.dataset.num_videos, dtype=torch.bool)
         warm[cold] = False
         assert table[torch.nonzero(warm)[:, 0] + offset].abs().sum() > 0
+
+
+def test_hhfan_cl_scores_cold_videos_from_its_heterogeneous_view(synthetic_world: Path, tmp_path: Path) -> None:
+    cfg = resolve(RunConfig, None, [*FAST, "model.dim=16", "train.epochs=2", "model_name=hhfan-cl",
+                                    "model.distill=true"])
+    metrics = train_run(synthetic_world, tmp_path / "cl", cfg)
+    assert set(metrics) == {"sampled", "full", "cold", "warm", "hybrid"}
+    assert 0 < float(metrics["cold"]["ndcg@20"]) < 1 and isinstance(metrics["cold"]["how"], str)  # type: ignore[arg-type]
+    run = load_run(tmp_path / "cl")
+    cold = torch.as_tensor(run.artifacts.split.cold_videos)
+    (table, offset), = run.model.video_id_rows()
+    assert torch.all(table[cold + offset] == 0)  # no id learned for a cold video
+    _, ev = run.model.all_embeddings()
+    assert float(ev[cold].abs().sum()) > 0  # γ h(v): the heterogeneous view embeds it anyway
