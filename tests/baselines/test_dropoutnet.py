@@ -91,7 +91,7 @@ def test_cold_start_run_beats_pop_on_cold_validation(synthetic_world: Path, tmp_
         log = [json.loads(line) for line in (tmp_path / name / "train_log.jsonl").read_text().splitlines()]
         best[name] = max(r["val"]["ndcg@20"] for r in log)
         assert json.loads((tmp_path / name / "metrics.json").read_text()) == metrics[name]
-    assert best["dropoutnet"] > 1.5 * best["pop"], best  # cold validation: pop ranks cold videos by index
+    assert best["dropoutnet"] > 1.5 * best["pop"], best  # cold validation: pop ties every cold video (one seeded order)
     assert metrics["dropoutnet"]["cold"]["ndcg@20"] > 1.5 * metrics["pop"]["cold"]["ndcg@20"]  # type: ignore[operator]
     for name in ("pop", "dropoutnet"):
         assert set(metrics[name]) == {"sampled", "full", "cold", "warm", "hybrid"}
