@@ -8,7 +8,7 @@ views of the batch's users and positive videos (``cl_weight``, ``cl_temperature`
 so the neighbourhood of attributes, tags and codewords is pulled towards what interactions say and back.
 
 What it adds to the paper's model are :class:`~hhfan.model.hhfan.Extensions` of the shared
-:class:`~hhfan.model.hhfan.HHFAN` class (``residual``, ``cl_weight``, ``exclude_targets``, ``collab_bpr``;
+:class:`~hhfan.model.hhfan.HHFAN` class (``residual``, ``cl_weight``, ``exclude_targets``, ``collab_bpr``, ``distill``;
 ``propagation`` and ``neighbor_dropout`` as in ``hhfan-hybrid``), plus λ on the batch's id rows as for
 LightGCN (:meth:`ContrastHHFAN.l2_terms`).
 """
@@ -88,7 +88,7 @@ class ContrastHHFAN(HHFAN):
         """``(E_u, E_v)``; a training pass keeps its two views for :meth:`aux_loss` of the same batch."""
         nodes = torch.cat([users, videos + self.num_users])
         out = self.nodes_forward(nodes)
-        if self.training and self.ext.cl_weight > 0:
+        if self.training and (self.ext.cl_weight > 0 or self.ext.collab_bpr > 0):  # aux_loss reads them
             self.__dict__["_views"] = (nodes, out)  # a plain attribute: not state, replaced by the next embed
         return out.emb[: users.shape[0]], out.emb[users.shape[0] :]
 
