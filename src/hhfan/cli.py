@@ -607,6 +607,9 @@ def experiment_cmd(
     overrides: SetOpt = None,
     user: Annotated[str | None, typer.Option("--user", help="case-study: the user to explain (default: a seeded "
                                              "choice among users with test interactions).")] = None,
+    rates: Annotated[str | None, typer.Option("--rates", help="tables and ablation: comma-separated training rates "
+                                              "(default: the paper's 0.8,0.6,0.4); e.g. 0.8 to fill Table II "
+                                              "first.")] = None,
     paper_dataset: Annotated[str | None, typer.Option("--paper-dataset", help="The paper's dataset whose rows go "
                                                       "beside ours: MLs | Tiktok | Kwai (default: from the "
                                                       "dataset's name).")] = None,
@@ -628,21 +631,26 @@ def experiment_cmd(
         _fail("--quick runs on its own synthetic world; drop --data (or drop --quick)", 2)
     if user is not None and name != "case-study":
         _fail(f"--user is an option of case-study, not of {name}", 2)
+    if rates is not None and name not in ("tables", "ablation"):
+        _fail(f"--rates is an option of tables and ablation, not of {name}", 2)
     if paper_dataset is not None and paper_dataset not in PAPER_DATASETS:
         _fail(f"--paper-dataset must be one of {', '.join(PAPER_DATASETS)}, got {paper_dataset!r}", 2)
     with _errors():
         from hhfan.compare import parse_models
-        from hhfan.experiments.common import Quick, parse_seeds, prepare
+        from hhfan.experiments.common import Quick, parse_rates, parse_seeds, prepare
 
         names = tuple(parse_models(models)) if models is not None else None
         seed_counts = parse_seeds(seeds)
+        chosen_rates = parse_rates(rates) if rates is not None else None
         if configs is not None and not configs.is_dir():
             raise FileNotFoundError(f"--configs {configs}: not a directory")
         extra: dict[str, Any] = {} if paper_dataset is None else {"paper_dataset": paper_dataset}
         setting = prepare(out, data, Quick() if quick else None, configs=configs, models=names, seeds=seed_counts,
                           overrides=tuple(overrides or ()), command="hhfan " + shlex.join(sys.argv[1:]), **extra)
         module = importlib.import_module(MODULES[name])
-        kwargs = {"user": user} if name == "case-study" else {}
+        kwargs: dict[str, Any] = {"user": user} if name == "case-study" else {}
+        if chosen_rates is not None:
+            kwargs["rates"] = chosen_rates
         with _bar(name) as bar:
             def progress(what: str, done: int, total: int) -> None:
                 bar(done, total)

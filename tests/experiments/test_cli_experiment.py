@@ -37,6 +37,8 @@ def _one_error(out: str) -> str:
     (["experiment", "tables", "--quick", "--seeds", "0"], 1, "a number of seeds must be >= 1"),
     (["experiment", "ablation", "--quick", "--models", "pop"], 1, "pop has none"),
     (["experiment", "tables", "--quick", "--configs", "nowhere"], 1, "--configs nowhere: not a directory"),
+    (["experiment", "topk", "--quick", "--rates", "0.8"], 2, "--rates is an option of tables and ablation"),
+    (["experiment", "tables", "--quick", "--rates", "0.8,1.5"], 1, "between 0 and 1"),
 ])
 def test_bad_input_is_one_line(args: list[str], code: int, message: str, tmp_path: Path) -> None:
     rc, out = _cli(*args, "--out", tmp_path / "o")
@@ -67,3 +69,12 @@ def test_cli_runs_and_reports(done: Done, tmp_path: Path, monkeypatch: pytest.Mo
     assert rc == 0 and "wrote" in out and (tmp_path / "R.md").is_file()
     rc, out = _cli("report", "--out", tmp_path / "R.md", "--experiments", done.out)
     assert rc == 1 and "--overwrite" in _one_error(out)
+
+
+def test_rates_option_runs_only_those_rates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(common, "Quick", lambda: TINY)
+    rc, out = _cli("experiment", "tables", "--quick", "--out", tmp_path / "o", "--models", "pop", "--rates", "0.4")
+    assert rc == 0, out
+    doc = json.loads((tmp_path / "o" / "tables" / "tables.json").read_text())
+    assert doc["rates"] == [0.4] and {c["rate"] for c in doc["cells"]} == {0.4}
+    assert [p.name for p in (tmp_path / "o" / "runs" / "pop").iterdir()] == ["rate0.4"]

@@ -13,6 +13,7 @@ from hhfan.experiments.common import (
     cell_config,
     compute,
     machine,
+    parse_rates,
     parse_seeds,
     prepare,
     prepare_out,
@@ -29,6 +30,15 @@ def test_parse_seeds() -> None:
                      ("1,hhfan=0", ">= 1")):
         with pytest.raises(ValueError, match=msg):
             parse_seeds(bad)
+
+
+def test_parse_rates() -> None:
+    assert parse_rates("0.8") == (0.8,)
+    assert parse_rates(" 0.8, 0.6,0.4 ") == (0.8, 0.6, 0.4)
+    for bad, msg in (("", "comma-separated training rates"), ("0.8,x", "comma-separated training rates"),
+                     ("1.0", "between 0 and 1"), ("0", "between 0 and 1"), ("0.8,0.8", "given twice")):
+        with pytest.raises(ValueError, match=msg):
+            parse_rates(bad)
 
 
 def test_seeds_per_model(tmp_path: Path) -> None:

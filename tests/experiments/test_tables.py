@@ -63,6 +63,7 @@ def test_ceilings_from_the_split(done: Done) -> None:
 def test_command_recorded(done: Done) -> None:
     cmd = done.docs["tables"]["command"]
     assert cmd.startswith("hhfan experiment tables --out ") and "--quick" in cmd
+    assert "--rates 0.8,0.4" in cmd  # the fixture's two rates, not the paper's three
 
 
 class Killed(BaseException):

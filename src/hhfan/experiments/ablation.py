@@ -153,7 +153,7 @@ def run(s: Setting, progress: Progress | None = None, rates: Sequence[float] = R
     check_family(models)
     todo = cells(s, models, rates)
     results = run_cells(s, todo, progress, NAME)
-    doc = {**header(s, NAME), "rates": list(rates), "models": models,
+    doc = {**header(s, NAME, rates), "rates": list(rates), "models": models,
            "variants": {sfx or "full": list(over) for sfx, _, over in VARIANTS},
            "num_negatives": num_negatives(s, todo), "protocol_notes": list(PROTOCOL_NOTES),
            "results": summarise(s, results, models, rates),

@@ -226,6 +226,23 @@ def parse_seeds(text: str) -> dict[str, int]:
     return out
 
 
+def parse_rates(text: str) -> tuple[float, ...]:
+    """``"0.8"`` -> ``(0.8,)``; ``"0.8,0.6,0.4"`` -> the paper's three rates. Each in (0, 1), none twice."""
+    out: list[float] = []
+    for part in (p.strip() for p in str(text).split(",")):
+        try:
+            rate = float(part)
+        except ValueError:
+            raise ValueError(f"--rates takes comma-separated training rates such as 0.8,0.6,0.4, got {text!r}"
+                             ) from None
+        if not 0.0 < rate < 1.0:
+            raise ValueError(f"--rates: a training rate must be between 0 and 1 (exclusive), got {part} in {text!r}")
+        if rate in out:
+            raise ValueError(f"--rates: {part} is given twice in {text!r}")
+        out.append(rate)
+    return tuple(out)
+
+
 def rate_overrides(rate: float) -> list[str]:
     """The overrides of training rate ``rate``: the paper's per-user random holdout, 10% of training for validation."""
     return ["split.kind=random", f"split.training_rate={rate}", "split.val_rate=0.1"]
@@ -393,12 +410,15 @@ def dataset_info(data: Path, ds: Dataset) -> dict[str, Any]:
             "users": ds.num_users, "videos": ds.num_videos, "interactions": len(ds.interactions)}
 
 
-def header(s: Setting, name: str) -> dict[str, Any]:
-    """The fields every experiment JSON starts with: name, command, date, machine, dataset, settings."""
+def header(s: Setting, name: str, rates: Sequence[float] = RATES) -> dict[str, Any]:
+    """The fields every experiment JSON starts with: name, command, date, machine, dataset, settings.
+
+    ``rates``: the training rates of an experiment that takes them (tables, ablation), for the equivalent command.
+    """
     from hhfan.data.io import read_dataset
 
     info = dict(s.info) if s.info else dataset_info(s.data, read_dataset(s.data))
-    return {"experiment": name, "command": s.command or equivalent_command(s, name),
+    return {"experiment": name, "command": s.command or equivalent_command(s, name, rates),
             "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "machine": machine(), "dataset": {**info, "paper_dataset": s.paper_dataset},
             "out": str(Path(s.out).resolve()),
@@ -407,7 +427,7 @@ def header(s: Setting, name: str) -> dict[str, Any]:
             "split": "split.kind=random split.training_rate=R split.val_rate=0.1 (per-user random holdout)"}
 
 
-def equivalent_command(s: Setting, name: str) -> str:
+def equivalent_command(s: Setting, name: str, rates: Sequence[float] = RATES) -> str:
     """The ``hhfan experiment`` command line equivalent to ``s`` (for library calls, which have no argv)."""
     args = ["hhfan", "experiment", name, "--out", str(s.out)]
     if s.quick is not None:
@@ -420,6 +440,8 @@ def equivalent_command(s: Setting, name: str) -> str:
         args += ["--models", ",".join(s.models)]
     seeds = [str(s.seeds.get("*", 1))] + [f"{m}={n}" for m, n in s.seeds.items() if m != "*"]
     args += ["--seeds", ",".join(seeds)]
+    if tuple(rates) != RATES:
+        args += ["--rates", ",".join(f"{r:g}" for r in rates)]
     for o in s.overrides:
         args += ["--set", o]
     text = shlex.join(args)

@@ -148,7 +148,7 @@ def run(s: Setting, progress: Progress | None = None, rates: Sequence[float] = R
     todo = cells(s, rates)
     results = run_cells(s, todo, progress, NAME)
     user = read_dataset(s.data).interactions.user
-    doc = {**header(s, NAME), "rates": list(rates), "models": list(dict.fromkeys(r.cell.model for r in results)),
+    doc = {**header(s, NAME, rates), "rates": list(rates), "models": list(dict.fromkeys(r.cell.model for r in results)),
            "paper_sizes": PAPER_SIZES.get(s.paper_dataset) if s.paper_dataset else None,
            "protocol_notes": list(PROTOCOL_NOTES), "num_negatives": num_negatives(s, todo),
            "results": summarise(s, results),
