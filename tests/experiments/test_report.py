@@ -31,6 +31,24 @@ def test_page(done: Done, tmp_path: Path) -> None:
     assert text.count("> **Commentary**") == 3  # tables, ablation, sensitivity
 
 
+def test_commentary_files_replace_their_slots(done: Done, tmp_path: Path) -> None:
+    page = tmp_path / "docs" / "RESULTS.md"
+    notes = tmp_path / "docs" / "RESULTS-commentary" / "synthetic"
+    notes.mkdir(parents=True)
+    (notes / "tables.md").write_text("Our P@10 is capped by the split.\n")
+    (notes / "topk.md").write_text("The curves cross at K = 3.\n")
+    assemble([done.out], page)
+    text = page.read_text()
+    assert "Our P@10 is capped by the split." in text and "The curves cross at K = 3." in text
+    assert text.count("> **Commentary**") == 2  # ablation and sensitivity still wait for theirs
+    assert "write it in `RESULTS-commentary/synthetic/ablation.md`" in text
+    tables = text.index("### tables")
+    assert tables < text.index("Our P@10 is capped") < text.index("### ablation")
+    assert (notes / "tables.md").read_text() == "Our P@10 is capped by the split.\n"  # read, never written
+    assemble([done.out], page, overwrite=True)  # regenerating keeps it
+    assert "Our P@10 is capped by the split." in page.read_text()
+
+
 def test_facts_are_computed_from_the_json(done: Done, tmp_path: Path) -> None:
     page = tmp_path / "R.md"
     assemble([done.out], page)

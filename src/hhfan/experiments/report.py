@@ -10,6 +10,12 @@ the protocol differences (:data:`hhfan.experiments.paper.PROTOCOL_NOTES`). Each 
 by a commentary slot for a person to fill in; nothing in the page is a number that is not in the JSON or
 the paper.
 
+Commentary is written by people, in files the report reads and never writes: ``<page>-commentary/<set>/<name>.md``
+beside the page (``docs/RESULTS-commentary/ml-1m/tables.md``; ``<set>`` is the dataset's name as the page's
+figure folder spells it). Where such a file exists its text stands under the experiment's comparison (or under
+its tables, for an experiment without one); where it does not, the slot says which file to write. So the
+commentary survives every regeneration of the page.
+
 The page and its figure folder go through the output guard: an existing page or figure folder is replaced
 only with ``overwrite`` (and the folder only when hhfan wrote it), never an input.
 """
@@ -39,6 +45,7 @@ AGREE = (0.9, 1.1)
 
 SLOT = ("> **Commentary** (to be written by a person; not generated): what we think causes the differences "
         "above.")
+"""The line that stands where a comparison's commentary file (see the module docstring) does not exist yet."""
 
 
 def find(roots: Sequence[Path]) -> list[Path]:
@@ -146,7 +153,7 @@ def tables_facts(doc: dict[str, Any]) -> list[str]:
         lines.append("")
     notes = doc.get("protocol_notes", PROTOCOL_NOTES)
     lines += [f"The {len(notes)} protocol and setting differences listed under the tables above apply to every "
-              "figure here.", "", SLOT, ""]
+              "figure here.", ""]
     return lines
 
 
@@ -169,7 +176,7 @@ def ablation_facts(doc: dict[str, Any]) -> list[str]:
                     (below if a < b else above).append(f"{name} {LABEL[n]} {a:.4f} vs {b:.4f}")
             lines.append(f"- {display_name(model)}, rate {rate}: below the full model: {', '.join(below) or 'none'}; "
                          f"not below (disagrees with the paper): {', '.join(above) or 'none'}.")
-    return [*lines, "", SLOT, ""]
+    return [*lines, ""]
 
 
 def sensitivity_facts(doc: dict[str, Any]) -> list[str]:
@@ -184,7 +191,7 @@ def sensitivity_facts(doc: dict[str, Any]) -> list[str]:
                 if scored:
                     best.append(f"{LABEL[n]} at {max(scored)[1]}")
             lines.append(f"- {display_name(model)}, {p}: best {', '.join(best)} (paper's choice {CHOSEN[p]}).")
-    return [*lines, "", SLOT, ""]
+    return [*lines, ""]
 
 
 FACTS = {"tables": tables_facts, "ablation": ablation_facts, "sensitivity": sensitivity_facts}
@@ -199,10 +206,31 @@ def _slug(name: str, taken: set[str]) -> str:
     return slug
 
 
+def commentary_dir(page: Path) -> Path:
+    """Where the people's commentary of ``page`` lives: ``<page stem>-commentary/`` beside it."""
+    return page.with_name(page.stem + "-commentary")
+
+
+def commentary(cdir: Path, slug: str, name: str, slot: bool) -> list[str]:
+    """The lines of ``cdir/<slug>/<name>.md`` under a heading, or (``slot``) the slot naming that file, or none."""
+    path = cdir / slug / f"{name}.md"
+    if path.is_file():
+        return ["#### Commentary", "", f"_Written by a person (`{cdir.name}/{slug}/{name}.md`), "
+                "not generated._", "", path.read_text().strip(), ""]
+    if not slot:
+        return []
+    return [f"{SLOT} None yet: write it in `{cdir.name}/{slug}/{name}.md` beside this page and rerun "
+            "`hhfan report`.", ""]
+
+
 def assemble(roots: Sequence[Path], out: Path, overwrite: bool = False, command: str = "") -> dict[str, Any]:
-    """Write the results page ``out`` and its figure folder; return ``{"page", "figures", "experiments"}``."""
+    """Write the results page ``out`` and its figure folder; return ``{"page", "figures", "experiments"}``.
+
+    Commentary comes from the files under :func:`commentary_dir` (see the module docstring).
+    """
     out = Path(out)
     roots = [Path(r) for r in roots]
+    cdir = commentary_dir(out)
     check_file_output(out, overwrite, inputs=roots, option="--out")
     paths = find(roots)
     if not paths:
@@ -245,6 +273,7 @@ def assemble(roots: Sequence[Path], out: Path, overwrite: bool = False, command:
                     body += [f"![{name}: {png}]({figdir.name}/{rel})", ""]
             if name in FACTS:
                 body += ["#### Comparison with the paper", "", *FACTS[name](d)]
+            body += commentary(cdir, slug, name, slot=name in FACTS)
     lines += ["## Compute and machines", "", *summary, ""]
     with atomic_dir(figdir, FIGURES_KIND, overwrite=overwrite, inputs=roots) as tmp:
         for src, rel in copies:
