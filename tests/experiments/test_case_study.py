@@ -46,3 +46,20 @@ def test_given_user(done: Done) -> None:
     assert doc["results"]["hhfan"]["explanation"]["user"] == user and doc["k"] == 2
     with pytest.raises(DatasetError, match="unknown user id 'nobody'"):
         case_study.run(tiny_setting(done.out), user="nobody")
+
+
+def test_titles_from_video_texts() -> None:
+    assert case_study.short("Star Wars (1977) A space opera by George Lucas", 20) == "Star Wars (1977) A…"
+    assert case_study.short("  Heat  (1995) ") == "Heat (1995)" and case_study.short(None) == ""
+    assert case_study.short("x" * 40, 10) == "x" * 9 + "…"
+    path = {"watched": "w1", "attribute": "tag:Action", "relevance": 0.5}
+    rec = {"video": "c1", "text": "Alien (1979) In space no one can hear you scream", "score": 1.0, "hit": True,
+           "alpha": {}, "paths": [path], "num_paths": 1}
+    e = {"user": "u1", "user_alpha": {}, "watched": [{"video": "w1", "text": "Aliens (1986) The sequel"}],
+         "recommendations": [rec], "relevance": {"kind": "affinity", "definition": "d"}}
+    md = case_study.markdown({"results": {"hhfan": {"explanation": e, "test_videos": 1}}})
+    assert "| c1 (Alien (1979) In space no one…) |" in md and "| w1 (Aliens (1986) The sequel) → tag:Action |" in md
+    rec.pop("text")
+    e["watched"] = [{"video": "w1"}]
+    md = case_study.markdown({"results": {"hhfan": {"explanation": e, "test_videos": 1}}})
+    assert "| c1 | 1.0000 | yes |" in md and "| w1 → tag:Action |" in md  # no texts: ids alone

@@ -35,11 +35,26 @@ def held_out(run: Run, user: int) -> set[int]:
     return set(it.video[(it.user == user) & run.artifacts.split.mask(TEST)].tolist())
 
 
+def short(text: str | None, width: int = 32) -> str:
+    """The start of a video's text (its title, where the text starts with one), at most ``width`` characters."""
+    words = " ".join(str(text or "").split())
+    if len(words) <= width:
+        return words
+    cut = words[: width - 1].rsplit(" ", 1)[0] if " " in words[: width - 1] else words[: width - 1]
+    return cut.rstrip(",.;:") + "…"
+
+
+def _label(video: str, text: str | None) -> str:
+    """``video`` with the start of its text in parentheses, when the dataset has texts."""
+    return f"{video} ({short(text)})" if text else video
+
+
 def markdown(doc: dict[str, Any]) -> str:
     """Per model: the user's attention weights, the recommendations with their strongest path, the definitions."""
     lines = ["# Case study (Fig. 11): why these videos, for one user", ""]
     for m, v in doc["results"].items():
         e = v["explanation"]
+        texts = {w["video"]: w.get("text") for w in e["watched"]}
         lines += [f"## {display_name(m)}: user {e['user']}", "",
                   f"{len(e['watched'])} watched (training) videos; {v['test_videos']} held-out test videos. "
                   "Eq. (7) attention of the user's embedding: "
@@ -49,8 +64,10 @@ def markdown(doc: dict[str, Any]) -> str:
         for i, r in enumerate(e["recommendations"], 1):
             p = r["paths"][0] if r["paths"] else None
             alpha = ", ".join(f"{n} {w:.2f}" for n, w in r["alpha"].items()) or "—"
-            lines.append(f"| {i} | {r['video']} | {r['score']:.4f} | {'yes' if r['hit'] else ''} | {alpha} | "
-                         + (f"{p['watched']} → {p['attribute']} | {p['relevance']:.4f}" if p else "— | —")
+            lines.append(f"| {i} | {_label(r['video'], r.get('text'))} | {r['score']:.4f} | "
+                         f"{'yes' if r['hit'] else ''} | {alpha} | "
+                         + (f"{_label(p['watched'], texts.get(p['watched']))} → {p['attribute']} | "
+                            f"{p['relevance']:.4f}" if p else "— | —")
                          + f" | {r['num_paths']} |")
         lines += ["", f"Relevance ({e['relevance']['kind']}): {e['relevance']['definition']}. Every path uses "
                   "edges of the run's training M-HIG only; its walk probability is 1/deg(watched) · 1/deg(attribute).",
@@ -93,8 +110,10 @@ def plot(e: Explanation, run: Run, candidates: int = 3, title: str = "") -> Any:
             label, colour = attribute_name(g, key[1], key[2]), "tab:green"
         else:
             label, colour = str(ds.video_ids[key[1]]), "tab:blue" if key[0] == "w" else "tab:orange"
+            if ds.video_texts is not None:
+                label += "\n" + short(str(ds.video_texts[key[1]]), 26)
         ax.scatter([x], [y], s=220, color=colour, zorder=2)
-        ax.text(x, y - 0.045, label[:28], fontsize=8, ha="center", va="top", zorder=3)
+        ax.text(x, y - 0.045, label if key[0] != "a" else label[:28], fontsize=8, ha="center", va="top", zorder=3)
     for x, name in ((0.0, "watched"), (1.0, "shared attribute"), (2.0, "recommended")):
         ax.text(x, 1.05, name, ha="center", fontsize=10, weight="bold")
     ax.set_xlim(-0.4, 2.4)
