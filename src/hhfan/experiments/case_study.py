@@ -40,8 +40,8 @@ def short(text: str | None, width: int = 32) -> str:
     words = " ".join(str(text or "").split())
     if len(words) <= width:
         return words
-    cut = words[: width - 1].rsplit(" ", 1)[0] if " " in words[: width - 1] else words[: width - 1]
-    return cut.rstrip(",.;:") + "…"
+    head = words[: width - 1]
+    return (head.rsplit(" ", 1)[0] if " " in head else head).rstrip(",.;:") + "…"
 
 
 def _label(video: str, text: str | None) -> str:
@@ -107,13 +107,13 @@ def plot(e: Explanation, run: Run, candidates: int = 3, title: str = "") -> Any:
                 color="tab:red")
     for key, (x, y) in pos.items():
         if key[0] == "a":
-            label, colour = attribute_name(g, key[1], key[2]), "tab:green"
+            label, colour = attribute_name(g, key[1], key[2])[:28], "tab:green"
         else:
             label, colour = str(ds.video_ids[key[1]]), "tab:blue" if key[0] == "w" else "tab:orange"
             if ds.video_texts is not None:
                 label += "\n" + short(str(ds.video_texts[key[1]]), 26)
         ax.scatter([x], [y], s=220, color=colour, zorder=2)
-        ax.text(x, y - 0.045, label if key[0] != "a" else label[:28], fontsize=8, ha="center", va="top", zorder=3)
+        ax.text(x, y - 0.045, label, fontsize=8, ha="center", va="top", zorder=3)
     for x, name in ((0.0, "watched"), (1.0, "shared attribute"), (2.0, "recommended")):
         ax.text(x, 1.05, name, ha="center", fontsize=10, weight="bold")
     ax.set_xlim(-0.4, 2.4)

@@ -7,8 +7,8 @@ table(s), its pictures (copied into ``<page>-figures/`` beside the page) and, wh
 or claims, a factual comparison generated from the JSON: ratios ours / paper, the ranks of the paper's
 model among ours, the ceiling that our split's test positives put on P@10 and R@10, the dataset sizes, and
 the protocol differences (:data:`hhfan.experiments.paper.PROTOCOL_NOTES`). Each such comparison is followed
-by a commentary slot for a person to fill in; nothing in the page is a number that is not in the JSON or
-the paper.
+by the commentary people wrote (below); nothing in the page is a number that is not in the JSON, the paper or
+that commentary.
 
 Commentary is written by people, in files the report reads and never writes: ``<page>-commentary/<set>/<name>.md``
 beside the page (``docs/RESULTS-commentary/ml-1m/tables.md``; ``<set>`` is the dataset's name as the page's
