@@ -135,3 +135,30 @@ def test_summary_keeps_notes_apart_and_skips_sections_some_seeds_lack() -> None:
     assert s["protocols"]["cold"] == {} and "cannot score" in s["notes"]["cold"]["cannot_score"]
     assert "cold_subset" not in s["protocols"]  # seed 0 finished before the section existed
     assert "| BPR-MF | 2 |" in markdown({"bprmf": s}, "t")
+
+
+def _cold_record(model: str, seed: int, cold: dict[str, object]) -> object:
+    """A finished cold-split run's record; ``hybrid`` mirrors ``cold`` (so a cannot-score model lacks both)."""
+    from hhfan.compare import RunRecord
+
+    return RunRecord(model, seed, {"full": {"ndcg@20": 0.2, "recall@20": 0.3}, "cold": cold,
+                                   "warm": {"ndcg@20": 0.25, "recall@20": 0.35}, "hybrid": dict(cold)}, 1.0, 2, 0.5)
+
+
+def test_cold_table_says_cannot_score_and_margins_compare_against_the_best_other_model() -> None:
+    from hhfan.compare import COLD_SHOWN, RunRecord, margins, markdown, summarise
+
+    recs = [_cold_record("hhfan", 0, {"ndcg@20": 0.06, "recall@20": 0.10}),
+            _cold_record("hhfan", 1, {"ndcg@20": 0.04, "recall@20": 0.10}),
+            _cold_record("fm", 0, {"ndcg@20": 0.04, "recall@20": 0.125}),
+            _cold_record("pop", 0, {"ndcg@20": 0.02, "recall@20": 0.05}),
+            _cold_record("bprmf", 0, {"cannot_score": "no content"})]
+    s = summarise([r for r in recs if isinstance(r, RunRecord)])
+    md = markdown(s, "t", COLD_SHOWN)
+    row = next(x for x in md.splitlines() if x.startswith("| BPR-MF |"))
+    assert row.count("cannot score") == 6 and "0.2500" in row  # cold and hybrid columns; warm still shown
+    assert "| HHFAN | 2 | 0.1000 ± 0.0000 | 0.0500 ± 0.0100 |" in md
+    m = margins(s, ["hhfan", "hhfan-hybrid"])
+    assert set(m) == {"hhfan"}  # hhfan-hybrid did not run
+    assert m["hhfan"]["ndcg@20"]["best_other"] == "fm" and m["hhfan"]["ndcg@20"]["relative"] == pytest.approx(0.25)
+    assert m["hhfan"]["recall@20"]["best_other"] == "fm" and m["hhfan"]["recall@20"]["relative"] == pytest.approx(-0.2)

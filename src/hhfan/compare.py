@@ -36,6 +36,11 @@ from hhfan.runner import RunConfig, execution_free, extends, read_config, resolv
 
 SHOWN: dict[str, tuple[str, ...]] = {"sampled": ("precision@10", "recall@10", "ndcg@10", "auc"),
                                      "full": ("recall@20", "ndcg@20")}
+"""The columns of :func:`markdown` by default: protocol -> metrics."""
+COLD_SHOWN: dict[str, tuple[str, ...]] = {"cold": ("recall@20", "ndcg@20", "precision@20", "auc"),
+                                          "warm": ("recall@20", "ndcg@20"), "hybrid": ("recall@20", "ndcg@20")}
+"""The columns of a cold-start table (runs with ``split.kind=cold``)."""
+
 @dataclass(frozen=True)
 class RunRecord:
     """One finished ``(model, seed)`` run: its test metrics and what it cost."""
@@ -160,10 +165,17 @@ def summarise(records: Sequence[RunRecord]) -> dict[str, Any]:
     return out
 
 
-def markdown(summary: dict[str, Any], title: str) -> str:
-    """A Markdown table: one row per model, mean ± std of :data:`SHOWN` metrics (the value alone for a
-    single seed), training wall time and median seconds per epoch (training + validation)."""
-    cols = [(p, n) for p, ns in SHOWN.items() for n in ns]
+def cannot_score(summary: dict[str, Any], proto: str) -> str | None:
+    """Why a model cannot score protocol ``proto`` (a cold-start section of BPR-MF, LightGCN...), else None."""
+    note = summary.get("notes", {}).get(proto, {})
+    return str(note["cannot_score"]) if "cannot_score" in note else None
+
+
+def markdown(summary: dict[str, Any], title: str, shown: Mapping[str, Sequence[str]] = SHOWN) -> str:
+    """A Markdown table: one row per model, mean ± std of the ``shown`` metrics (the value alone for a single
+    seed; "cannot score" where the model cannot score that protocol), training wall time and median seconds per
+    epoch (training + validation)."""
+    cols = [(p, n) for p, ns in shown.items() for n in ns]
     head = "| model | seeds | " + " | ".join(f"{p} {n}" for p, n in cols) + " | train s (wall) | s/epoch |"
     lines = [title, "", head, "|---" * (len(cols) + 4) + "|"]
     for model, s in summary.items():
@@ -171,12 +183,36 @@ def markdown(summary: dict[str, Any], title: str) -> str:
         for p, n in cols:
             v = s["protocols"].get(p, {}).get(n)
             one = len(s["seeds"]) == 1  # no spread to report from a single run
-            cells.append("—" if not v else f"{v['mean']:.4f}" if one else f"{v['mean']:.4f} ± {v['std']:.4f}")
+            cells.append("cannot score" if cannot_score(s, p) else "—" if not v
+                         else f"{v['mean']:.4f}" if one else f"{v['mean']:.4f} ± {v['std']:.4f}")
         w = s["train_wall_seconds"]
         lines.append(f"| {display_name(model)} | {len(s['seeds'])} | " + " | ".join(cells)
                      + (f" | {w['mean']:.0f}" if len(s["seeds"]) == 1 else f" | {w['mean']:.0f} ± {w['std']:.0f}")
                      + f" | {s['seconds_per_epoch']:.2f} |")
     return "\n".join(lines) + "\n"
+
+
+def margins(summary: dict[str, Any], ours: Sequence[str], proto: str = "cold",
+            metrics: Sequence[str] = ("recall@20", "ndcg@20")) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each model of ``ours`` in ``summary`` against the best model not in ``ours``, per metric of ``proto``.
+
+    Returns ``{ours: {metric: {"ours", "best_other", "best_other_value", "relative"}}}`` with ``relative`` =
+    ours / best - 1 (None when the best is 0). Models without the metric (cannot score, not run) are left out.
+    """
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for mine in (m for m in ours if m in summary):
+        row: dict[str, dict[str, Any]] = {}
+        for metric in metrics:
+            vals = {m: s["protocols"][proto][metric]["mean"] for m, s in summary.items()
+                    if metric in s["protocols"].get(proto, {})}
+            others = {m: v for m, v in vals.items() if m not in ours}
+            if mine not in vals or not others:
+                continue
+            best = max(others, key=lambda m: others[m])
+            row[metric] = {"ours": vals[mine], "best_other": best, "best_other_value": others[best],
+                           "relative": vals[mine] / others[best] - 1.0 if others[best] > 0 else None}
+        out[mine] = row
+    return out
 
 
 def compare(data_dir: Path, models: Sequence[str], seeds: Sequence[int] | Mapping[str, Sequence[int]], out: Path,
@@ -195,6 +231,7 @@ def compare(data_dir: Path, models: Sequence[str], seeds: Sequence[int] | Mappin
         tmp.write_text(json.dumps(doc, indent=2))
     title = (f"Test split, mean ± std over seeds; configs: {doc['configs'] or 'defaults'}"
              + (f"; overrides: {' '.join(overrides)}" if overrides else ""))
-    with atomic_file(out / "compare.md") as tmp:
-        tmp.write_text(markdown(results, title))
+    cold = any("cold" in s["protocols"] or "cold" in s.get("notes", {}) for s in results.values())
+    with atomic_file(out / "compare.md") as tmp:  # a cold-start split: its cold, warm and hybrid sections
+        tmp.write_text(markdown(results, title, COLD_SHOWN if cold else SHOWN))
     return doc

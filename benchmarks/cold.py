@@ -1,0 +1,90 @@
+"""Cold-start tables: every model on the cold-start split of a real dataset (issue 14), for the README.
+
+The cold protocol (``split.kind=cold``, ``split.cold_rate`` 0.2; README "Cold start"): a fifth of the videos lose
+every interaction from training, half of them serve cold validation (model selection), half cold test; the
+warm interactions are split per user at training rate 0.8 with a tenth of training carved out for validation
+(:data:`COLD`, the same on both datasets). Each ``(model, seed)`` is an ordinary run of the preset
+``configs/<dataset>/<model>.yaml`` with these overrides, trained by :func:`hhfan.compare.run_all` into
+``--runs/<dataset>-cold/runs/<model>/seed<S>`` (finished runs reused, killed ones resumed; a seed varies the
+split, graph, walks and training). Writes ``benchmarks/results/cold_<dataset>.json`` / ``.md``: mean ± std of
+the ``cold`` section (only cold videos ranked, for the users who watched one), ``warm`` and ``hybrid``, the
+margin of HHFAN and HHFAN-hybrid over the best other model on cold Recall@20 and NDCG@20, and, for a model
+that cannot score a video without interactions, that sentence instead of numbers.
+
+    python benchmarks/cold.py --dataset tiktok --seeds 3
+    python benchmarks/cold.py --dataset tiktok --models hhfan,pop --seeds 1 --results cold_tiktok_quick
+    python benchmarks/cold.py --dataset ml-1m --seeds 3 --one-seed lightgcn,bprmf   # no cold figure: one seed
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from common import REPO, SOURCES, ensure_data, write_atomic
+
+COLD = ("split.kind=cold", "split.cold_rate=0.2", "split.training_rate=0.8", "split.val_rate=0.1")
+CONTENT = ("hhfan", "hhfan-hybrid", "dropoutnet", "pop", "fm", "deepfm", "neumf", "graphsage", "pinsage", "mmgcn",
+           "han", "hetgnn", "herec", "freedom", "bm3")
+"""The models that embed a video from content or graph links (README "How each model embeds a cold video")."""
+OURS = ("hhfan", "hhfan-hybrid")
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """The cold-start table (one row per model), the margins of ours, the sentence of each model that cannot score."""
+    from hhfan.compare import COLD_SHOWN, cannot_score
+    from hhfan.compare import markdown as table
+    from hhfan.model.registry import display_name
+
+    res = doc["results"]
+    title = (f"Cold-start split of {doc['dataset']} (`{' '.join(COLD)}`), full ranking, test, mean ± std over seeds; "
+             f"`cold` ranks only the held-out videos. Command: `{doc['command']}`")
+    lines = [table(res, title, COLD_SHOWN).replace(str(REPO / "configs"), "configs")]
+    for ours, row in doc["margins"].items():
+        parts = [f"{m} {v['ours']:.4f} against {display_name(v['best_other'])}'s {v['best_other_value']:.4f}"
+                 + (f" ({100 * v['relative']:+.1f} %)" if v["relative"] is not None else "") for m, v in row.items()]
+        lines.append(f"- {display_name(ours)}, cold " + "; ".join(parts))
+    for model, s in res.items():
+        why = cannot_score(s, "cold")
+        if why:
+            lines.append(f"- {display_name(model)} cannot score a video without interactions: {why}")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    """Train (or reuse) every cold-split run, then write the results file and its Markdown table."""
+    from hhfan.compare import compare, margins, parse_models
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--dataset", choices=sorted(SOURCES), required=True)
+    ap.add_argument("--models", default=",".join(CONTENT))
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--one-seed", default="", help="comma-separated models run on seed 0 only (cost)")
+    ap.add_argument("--runs", type=Path, default=REPO / "runs" / "compare")
+    ap.add_argument("--results", default="", help="results file name without extension (default: cold_<dataset>)")
+    a = ap.parse_args()
+    try:
+        models = parse_models(a.models)
+    except ValueError as e:
+        raise SystemExit(f"--models: {e}") from None
+    data = ensure_data(a.dataset, a.runs)
+    few = set(filter(None, a.one_seed.split(",")))
+    seeds = {m: [0] if m in few else list(range(a.seeds)) for m in models}
+    doc = compare(data, models, seeds, a.runs / f"{a.dataset}-cold", REPO / "configs" / a.dataset, COLD,
+                  on_run=lambda m, s, i, n: print(f"[{i + 1}/{n}] {m} seed {s}", flush=True))
+    doc.update(dataset=a.dataset, configs=f"configs/{a.dataset}", overrides=list(COLD),
+               data=f"imported from ../shared/data ({SOURCES[a.dataset][0]})",
+               command="python benchmarks/cold.py " + " ".join(sys.argv[1:]))
+    doc["margins"] = margins(doc["results"], OURS)
+    result = REPO / "benchmarks" / "results" / f"{a.results or 'cold_' + a.dataset}.json"
+    write_atomic(result, json.dumps(doc, indent=2))
+    text = markdown(doc)
+    write_atomic(result.with_suffix(".md"), text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
