@@ -8,8 +8,8 @@ warm interactions are split per user at training rate 0.8 with a tenth of traini
 ``--runs/<dataset>-cold/runs/<model>/seed<S>`` (finished runs reused, killed ones resumed; a seed varies the
 split, graph, walks and training). Writes ``benchmarks/results/cold_<dataset>.json`` / ``.md``: mean ± std of
 the ``cold`` section (only cold videos ranked, for the users who watched one), ``warm`` and ``hybrid``, the
-margin of HHFAN and HHFAN-hybrid over the best other model on cold Recall@20 and NDCG@20, and, for a model
-that cannot score a video without interactions, that sentence instead of numbers.
+margin of HHFAN and of our variants (:data:`OURS`) over the best baseline on cold Recall@20 and NDCG@20, and,
+for a model that cannot score a video without interactions, that sentence instead of numbers.
 
     python benchmarks/cold.py --dataset tiktok --seeds 3
     python benchmarks/cold.py --dataset tiktok --models hhfan,pop --seeds 1 --results cold_tiktok_quick
@@ -27,10 +27,10 @@ from typing import Any
 from common import REPO, SOURCES, ensure_data, write_atomic
 
 COLD = ("split.kind=cold", "split.cold_rate=0.2", "split.training_rate=0.8", "split.val_rate=0.1")
-CONTENT = ("hhfan", "hhfan-hybrid", "dropoutnet", "pop", "fm", "deepfm", "neumf", "graphsage", "pinsage", "mmgcn",
-           "han", "hetgnn", "herec", "freedom", "bm3")
+CONTENT = ("hhfan", "hhfan-hybrid", "hhfan-cold", "dropoutnet", "pop", "fm", "deepfm", "neumf", "graphsage",
+           "pinsage", "mmgcn", "han", "hetgnn", "herec", "freedom", "bm3")
 """The models that embed a video from content or graph links (README "How each model embeds a cold video")."""
-OURS = ("hhfan", "hhfan-hybrid")
+OURS = ("hhfan", "hhfan-hybrid", "hhfan-cold")
 
 
 def markdown(doc: dict[str, Any]) -> str:

@@ -19,7 +19,7 @@ from hhfan.graph.mhig import NODE_TYPES, GraphConfig, build_graph
 from hhfan.graph.sampler import SamplerConfig, sample_neighbors
 from hhfan.inductive import ColdStartUnsupported, NewVideo, _inputs, embed_new_videos
 from hhfan.model.base import hold_out_video_ids
-from hhfan.model.hhfan import HHFAN, HHFANConfig, HybridConfig
+from hhfan.model.hhfan import HHFAN, ColdConfig, HHFANConfig, HybridConfig
 from hhfan.model.hhfan_cl import ContrastConfig
 from hhfan.model.inputs import ModelInputs
 from hhfan.model.registry import BuildContext, build
@@ -67,8 +67,8 @@ def test_held_out_videos_have_no_interaction_edge(world: tuple[Dataset, GraphArt
 
 
 @pytest.mark.parametrize("cfg", [HHFANConfig(dim=16), HybridConfig(dim=16, neighbor_dropout=0.0),
-                                 ContrastConfig(dim=16)],
-                         ids=["hhfan", "hhfan-hybrid", "hhfan-cl"])
+                                 ColdConfig(dim=16, neighbor_dropout=0.0), ContrastConfig(dim=16)],
+                         ids=["hhfan", "hhfan-hybrid", "hhfan-cold", "hhfan-cl"])
 def test_reuploaded_held_out_video_gets_its_held_out_embedding(world: tuple[Dataset, GraphArtifacts],
                                                                cfg: HHFANConfig) -> None:
     ds, art = world

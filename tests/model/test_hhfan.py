@@ -12,7 +12,7 @@ from hhfan.graph.artifacts import GraphBuildConfig, build_artifacts
 from hhfan.graph.mhig import GraphConfig
 from hhfan.graph.sampler import SamplerConfig
 from hhfan.model.contrast import info_nce
-from hhfan.model.hhfan import HHFAN, Extensions, HHFANConfig, HybridConfig
+from hhfan.model.hhfan import HHFAN, ColdConfig, Extensions, HHFANConfig, HybridConfig
 from hhfan.model.hhfan_cl import ContrastConfig, ContrastHHFAN
 from hhfan.model.inputs import ModelInputs
 from hhfan.model.layers import AttributeSelfAttention, FeatureTransformer, IntraTypeAggregator, NeighborAttention
@@ -206,6 +206,37 @@ def test_neighbor_dropout_only_in_training_and_keeps_order(inputs: ModelInputs) 
         assert kept == [x for x in original if x in kept]  # a subsequence, RWSS order preserved
     with pytest.raises(ValueError, match="neighbor_dropout"):
         HybridConfig(neighbor_dropout=1.0)
+
+
+def test_cold_dropout_presents_drawn_videos_as_videos_without_interactions(inputs: ModelInputs) -> None:
+    torch.manual_seed(0)
+    m = HHFAN(inputs, ColdConfig(dim=8, propagation=0, neighbor_dropout=0.0, cold_dropout=0.5))
+    u = inputs.counts["user"]
+    nodes = torch.cat([torch.arange(10), u + torch.arange(40)])  # 10 users, 40 videos
+    m.eval()
+    warm = m.nodes_forward(nodes).emb
+    m.train()
+    torch.manual_seed(7)
+    got = m.nodes_forward(nodes).emb
+    torch.manual_seed(7)  # the same draw: the only random numbers of a forward without neighbour dropout
+    drawn = (nodes >= u) & (torch.rand(nodes.shape) < 0.5)
+    assert 5 < int(drawn.sum()) < 35
+    m.eval()  # the drawn videos as uploads (the serving path): content alone, their RWSS rows without user slots
+    d = nodes[drawn]
+    rows = {t: getattr(m, f"nbr_{t}")[d] for t in m.group_types}
+    masks = {t: getattr(m, f"mask_{t}")[d] & (t != "user") for t in m.group_types}
+    cold = m.inductive_forward(m.transform["video"].x[d - u], rows, masks).emb  # type: ignore[index]
+    assert torch.allclose(got[drawn], cold, atol=1e-6)
+    assert torch.allclose(got[~drawn], warm[~drawn], atol=1e-6)  # users and undrawn videos as at evaluation
+    assert not torch.allclose(got[drawn], warm[drawn], atol=1e-4)
+    assert torch.equal(m.eval().nodes_forward(nodes).emb, warm)  # never at evaluation
+    prop = HHFAN(inputs, ColdConfig(dim=8, propagation=2))
+    v = torch.arange(5)
+    x = prop.transform["video"].x[v]  # type: ignore[index]
+    assert torch.allclose(prop._content_inputs(v), prop.transform["video"].content_only(x, 5) / 3)
+    with pytest.raises(ValueError, match="cold_dropout"):
+        ColdConfig(cold_dropout=1.0)
+    assert ColdConfig().extensions().cold_dropout == 0.5 and HybridConfig().extensions().cold_dropout == 0.0
 
 
 def test_the_papers_model_has_three_candidates_and_none_of_the_variants_additions(inputs: ModelInputs) -> None:

@@ -30,7 +30,8 @@ def test_every_spec_has_a_module_a_frozen_config_and_a_builder() -> None:
         assert dataclasses.is_dataclass(cls) and cls.__dataclass_params__.frozen, name  # type: ignore[attr-defined]
         assert callable(s.load().build) and s.summary and display_name(name) == s.display
     assert display_name("hhfan") == "HHFAN" and display_name("hhfan-hybrid") != "HHFAN"
-    assert [n for n in MODEL_NAMES if n.startswith("hhfan")] == ["hhfan", "hhfan-hybrid", "hhfan-cl"]  # variants
+    assert [n for n in MODEL_NAMES if n.startswith("hhfan")] == ["hhfan", "hhfan-hybrid", "hhfan-cold",
+                                                                 "hhfan-cl"]  # variants
     with pytest.raises(ValueError, match="unknown model 'nope'"):
         spec("nope")
 

@@ -82,6 +82,12 @@ class Extensions:
             Eq. (7) query are read from the collaborative table without gradient, and the contrast does not
             move the collaborative view. The collaborative view then trains as LightGCN does; the heterogeneous
             one is a content and neighbourhood mapper onto it (what embeds a video without interactions).
+        cold_dropout: during training, each video embedded as a start node (a batch's positives and negatives) is
+            presented as a video without interactions with this probability: f(v) of Eq. (1) from its content
+            alone (the id row left out; divided by ``propagation + 1`` when that is on, as an isolated node's
+            smoothed input is) and its user neighbour slots hidden. This is what a cold video looks like at
+            evaluation, so the network learns to embed one (DropoutNet's item dropout, Volkovs et al., NeurIPS
+            2017, applied to HHFAN's inputs); 0 = off, never at evaluation.
     """
 
     include_self: bool = False
@@ -93,6 +99,7 @@ class Extensions:
     exclude_targets: bool = False
     collab_bpr: float = 0.0
     distill: bool = False
+    cold_dropout: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -171,6 +178,26 @@ class HybridConfig(HHFANConfig):
     def extensions(self) -> Extensions:
         """The three additions, as configured."""
         return Extensions(self.include_self, self.propagation, self.neighbor_dropout)
+
+
+@dataclass(frozen=True)
+class ColdConfig(HybridConfig):
+    """``hhfan-cold``: HHFAN-hybrid trained to embed videos without interactions (``cold_dropout``, DropoutNet-style).
+
+    Attributes (besides :class:`HybridConfig`'s; see :class:`Extensions`):
+        cold_dropout: share of a batch's start videos presented as cold (content-only f(v), no user neighbours).
+    """
+
+    cold_dropout: float = 0.5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 <= self.cold_dropout < 1.0:
+            raise ValueError(f"cold_dropout must be in [0, 1), got {self.cold_dropout}")
+
+    def extensions(self) -> Extensions:
+        """The hybrid's three additions plus the cold simulation."""
+        return replace(super().extensions(), cold_dropout=self.cold_dropout)
 
 
 COLD_START = ("its RWSS neighbourhood on the training M-HIG (codeword and tag links, no interaction) and its content "
@@ -269,8 +296,10 @@ class HHFAN(Recommender):
         if self.ext.exclude_targets:
             self.__dict__["_targets"] = torch.unique(users * self.num_videos + positives)
 
-    def _table(self, t: str, nodes: Tensor) -> tuple[Tensor, Tensor]:
+    def _table(self, t: str, nodes: Tensor, cold: Tensor | None = None) -> tuple[Tensor, Tensor]:
         ids, mask = getattr(self, f"nbr_{t}")[nodes], getattr(self, f"mask_{t}")[nodes]
+        if cold is not None and t == "user":  # a video presented as cold has no interaction, so no user slot
+            mask = mask & ~cold.unsqueeze(1)
         targets: Tensor | None = self.__dict__.get("_targets")
         if self.training and targets is not None and t in ("user", "video"):
             n = nodes.unsqueeze(1)
@@ -307,7 +336,20 @@ class HHFAN(Recommender):
             self_emb = torch.where(is_user.unsqueeze(-1),
                                    self.transform["user"](nodes.clamp(max=self.num_users - 1)),
                                    self.transform["video"]((nodes - self.num_users).clamp(min=0)))
-        return self._from_neighbors(self_emb, lambda t: self._table(t, nodes), table)
+        cold = None
+        if self.training and self.ext.cold_dropout > 0:
+            cold = ~is_user & (torch.rand(nodes.shape, device=nodes.device) < self.ext.cold_dropout)
+            self_emb = torch.where(cold.unsqueeze(-1), self._content_inputs(nodes - self.num_users), self_emb)
+        return self._from_neighbors(self_emb, lambda t: self._table(t, nodes, cold), table)
+
+    def _content_inputs(self, videos: Tensor) -> Tensor:
+        """f(v) of videos from their content alone (Eq. 1 without the id row), as a video without interactions has
+        it: divided by ``propagation + 1`` when that is on (an isolated node's smoothed input)."""
+        transform = typing.cast(FeatureTransformer, self.transform["video"])
+        x = getattr(transform, "x", None)
+        videos = videos.clamp(min=0)
+        out = transform.content_only(None if x is None else x[videos], videos.shape[0])
+        return out / (self.ext.propagation + 1) if self.ext.propagation else out
 
     def _from_neighbors(self, self_emb: Tensor, lookup: Callable[[str], tuple[Tensor, Tensor]],
                         table: Tensor | None) -> NodeOutput:

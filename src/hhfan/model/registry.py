@@ -68,6 +68,9 @@ SPECS: tuple[ModelSpec, ...] = (
               "the paper's model as published: Eq. (1)-(10), three candidates in Eq. (6), plain inputs"),
     ModelSpec("hhfan-hybrid", "HHFAN-hybrid", "hhfan.model.hhfan", "HHFAN", "HybridConfig",
               "HHFAN plus a self candidate in Eq. (6), LightGCN-style input propagation and neighbour dropout"),
+    ModelSpec("hhfan-cold", "HHFAN-cold", "hhfan.model.hhfan", "HHFAN", "ColdConfig",
+              "HHFAN-hybrid trained to embed new videos: a share of each batch's videos is presented without "
+              "interactions (content-only input, no user neighbours), DropoutNet-style"),
     ModelSpec("hhfan-cl", "HHFAN-cl", "hhfan.model.hhfan_cl", "ContrastHHFAN", "ContrastConfig",
               "a LightGCN collaborative view plus HHFAN's heterogeneous-neighbourhood view (mean aggregator) as a "
               "residual, with InfoNCE between the two views"),
