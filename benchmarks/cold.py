@@ -14,6 +14,12 @@ for a model that cannot score a video without interactions, that sentence instea
     python benchmarks/cold.py --dataset tiktok --seeds 3
     python benchmarks/cold.py --dataset tiktok --models hhfan,pop --seeds 1 --results cold_tiktok_quick
     python benchmarks/cold.py --dataset ml-1m --seeds 3 --one-seed lightgcn,bprmf   # no cold figure: one seed
+    python benchmarks/cold.py --dataset tiktok --predefined --seeds 1
+
+``--predefined`` (TikTok) reports instead every model on the dataset's own split (the runs of
+``benchmarks/compare.py``, reused) restricted to ``cold_subset``: the test interactions whose video has no
+training interaction (7.3 % of TikTok's), every video a candidate, each model as it is (no id row zeroed:
+nothing tells a model which videos these are). Written to ``cold_subset_tiktok.json`` / ``.md``.
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ CONTENT = ("hhfan", "hhfan-hybrid", "hhfan-cold", "dropoutnet", "pop", "fm", "de
            "pinsage", "mmgcn", "han", "hetgnn", "herec", "freedom", "bm3")
 """The models that embed a video from content or graph links (README "How each model embeds a cold video")."""
 OURS = ("hhfan", "hhfan-hybrid", "hhfan-cold")
+SUBSET_SHOWN = {"cold_subset": ("recall@20", "ndcg@20", "auc"), "full": ("recall@20", "ndcg@20")}
+"""Columns of the ``--predefined`` table."""
 
 
 def markdown(doc: dict[str, Any]) -> str:
@@ -54,34 +62,60 @@ def markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def subset_markdown(doc: dict[str, Any]) -> str:
+    """The ``--predefined`` table: ``cold_subset`` and the whole test part of every model, and the margins of ours."""
+    from hhfan.compare import markdown as table
+    from hhfan.model.registry import display_name
+
+    title = (f"TikTok's predefined split, test interactions on videos without a training interaction "
+             f"(`cold_subset`; every video a candidate) beside the whole test part (`full`), mean ± std over seeds. "
+             f"Command: `{doc['command']}`")
+    lines = [table(doc["results"], title, SUBSET_SHOWN)]
+    for ours, row in doc["margins"].items():
+        lines += [f"- {display_name(ours)}, cold_subset {m} {v['ours']:.4f} against {display_name(v['best_other'])}'s "
+                  f"{v['best_other_value']:.4f}" for m, v in row.items()]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
-    """Train (or reuse) every cold-split run, then write the results file and its Markdown table."""
+    """Train (or reuse) every run, then write the results file and its Markdown table."""
     from hhfan.compare import compare, margins, parse_models
+    from hhfan.model.registry import MODEL_NAMES
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", choices=sorted(SOURCES), required=True)
-    ap.add_argument("--models", default=",".join(CONTENT))
+    ap.add_argument("--models", default="", help=f"comma-separated (default: {','.join(CONTENT)}; with "
+                    "--predefined every registered model)")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--one-seed", default="", help="comma-separated models run on seed 0 only (cost)")
+    ap.add_argument("--predefined", action="store_true", help="TikTok's own split, its cold_subset section")
     ap.add_argument("--runs", type=Path, default=REPO / "runs" / "compare")
-    ap.add_argument("--results", default="", help="results file name without extension (default: cold_<dataset>)")
+    ap.add_argument("--results", default="", help="results file name without extension (default: cold_<dataset>, "
+                    "with --predefined cold_subset_tiktok)")
     a = ap.parse_args()
+    if a.predefined and a.dataset != "tiktok":
+        raise SystemExit("--predefined: only TikTok has a predefined split with videos unseen in training")
     try:
-        models = parse_models(a.models)
+        models = parse_models(a.models or ",".join(MODEL_NAMES if a.predefined else CONTENT))
     except ValueError as e:
         raise SystemExit(f"--models: {e}") from None
     data = ensure_data(a.dataset, a.runs)
     few = set(filter(None, a.one_seed.split(",")))
     seeds = {m: [0] if m in few else list(range(a.seeds)) for m in models}
-    doc = compare(data, models, seeds, a.runs / f"{a.dataset}-cold", REPO / "configs" / a.dataset, COLD,
+    out, overrides = (a.runs / a.dataset, ()) if a.predefined else (a.runs / f"{a.dataset}-cold", COLD)
+    doc = compare(data, models, seeds, out, REPO / "configs" / a.dataset, overrides,
                   on_run=lambda m, s, i, n: print(f"[{i + 1}/{n}] {m} seed {s}", flush=True))
-    doc.update(dataset=a.dataset, configs=f"configs/{a.dataset}", overrides=list(COLD),
+    doc.update(dataset=a.dataset, configs=f"configs/{a.dataset}", overrides=list(overrides),
                data=f"imported from ../shared/data ({SOURCES[a.dataset][0]})",
                command="python benchmarks/cold.py " + " ".join(sys.argv[1:]))
-    doc["margins"] = margins(doc["results"], OURS)
-    result = REPO / "benchmarks" / "results" / f"{a.results or 'cold_' + a.dataset}.json"
+    if a.predefined:
+        doc["margins"] = margins(doc["results"], OURS, "cold_subset", ("recall@20", "ndcg@20", "auc"))
+        text, name = subset_markdown(doc), "cold_subset_tiktok"
+    else:
+        doc["margins"] = margins(doc["results"], OURS)
+        text, name = markdown(doc), f"cold_{a.dataset}"
+    result = REPO / "benchmarks" / "results" / f"{a.results or name}.json"
     write_atomic(result, json.dumps(doc, indent=2))
-    text = markdown(doc)
     write_atomic(result.with_suffix(".md"), text)
     print(text)
 
