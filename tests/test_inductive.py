@@ -47,6 +47,10 @@ def _model(world: tuple[Dataset, GraphArtifacts], cfg: HHFANConfig) -> HHFAN:
     ds, art = world
     torch.manual_seed(0)
     model = HHFAN(ModelInputs.from_artifacts(art, ds), cfg)
+    if cfg.extensions().video_bias:  # b(v) starts at 0: give its content and id terms values to check
+        with torch.no_grad():
+            model.bias_content.weight.normal_()
+            model.bias_id.weight.normal_()
     hold_out_video_ids(model, HELD)
     return model.eval()
 

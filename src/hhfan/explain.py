@@ -184,7 +184,7 @@ class _Weights:
         if self.hhfan and self.video_emb is not None:
             model = self.run.model
             assert isinstance(model, HHFAN)
-            feats = torch.empty(attrs.shape[0], self.video_emb.shape[1])
+            feats = torch.empty(attrs.shape[0], model.config.dim)
             kinds = g.node_type[attrs]
             with torch.no_grad():
                 for code in np.unique(kinds).tolist():
@@ -192,7 +192,7 @@ class _Weights:
                     rows = np.flatnonzero(kinds == code)
                     local = torch.from_numpy(attrs[rows] - g.offset(t)).to(model.device)
                     feats[torch.from_numpy(rows)] = model.transform[t](local).float().cpu()
-                logits = feats @ self.video_emb[video]
+                logits = feats @ self.video_emb[video, : feats.shape[1]]  # a video_bias column aside
                 w = torch.softmax(logits.double(), dim=0).numpy()
         else:
             w = np.full(attrs.shape[0], 1.0 / attrs.shape[0])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -212,6 +213,9 @@ def test_cold_dropout_presents_drawn_videos_as_videos_without_interactions(input
     torch.manual_seed(0)
     m = HHFAN(inputs, ColdConfig(dim=8, propagation=0, neighbor_dropout=0.0, cold_dropout=0.5))
     u = inputs.counts["user"]
+    with torch.no_grad():  # b(v) starts at 0; give it values so the checks see it
+        m.bias_content.weight.normal_()
+        m.bias_id.weight.normal_()
     nodes = torch.cat([torch.arange(10), u + torch.arange(40)])  # 10 users, 40 videos
     m.eval()
     warm = m.nodes_forward(nodes).emb
@@ -237,6 +241,33 @@ def test_cold_dropout_presents_drawn_videos_as_videos_without_interactions(input
     with pytest.raises(ValueError, match="cold_dropout"):
         ColdConfig(cold_dropout=1.0)
     assert ColdConfig().extensions().cold_dropout == 0.5 and HybridConfig().extensions().cold_dropout == 0.0
+
+
+def test_video_bias_is_one_more_column_of_content_and_id_terms(inputs: ModelInputs) -> None:
+    from hhfan.model.base import hold_out_video_ids
+
+    torch.manual_seed(0)
+    m = HHFAN(inputs, ColdConfig(dim=8, cold_dropout=0.0)).eval()  # no neighbour dropout
+    eu, ev = m.all_embeddings()
+    assert eu.shape[1] == ev.shape[1] == 9 and torch.equal(eu[:, 8], torch.ones(eu.shape[0]))
+    assert torch.equal(ev[:, 8], torch.zeros(ev.shape[0]))  # starts at 0: the hybrid's scores
+    plain = HHFAN(inputs, HybridConfig(dim=8)).eval()
+    plain.load_state_dict({k: v for k, v in m.state_dict().items() if not k.startswith("bias_")})
+    assert torch.allclose(plain.all_embeddings()[1], ev[:, :8])
+    with torch.no_grad():
+        m.bias_content.weight.normal_()
+        m.bias_id.weight.normal_()
+    eu, ev = m.all_embeddings()
+    x = m.transform["video"].x  # type: ignore[union-attr]
+    want = (x @ m.bias_content.weight.T + m.bias_content.bias + m.bias_id.weight)[:, 0]
+    assert torch.allclose(ev[:, 8], want, atol=1e-5)
+    scores = m.score_matrix(eu, ev)
+    assert torch.allclose(scores, eu[:, :8] @ ev[:, :8].T + want, atol=1e-4)  # Eq. (8) plus b(v)
+    held = np.array([3, 7])
+    hold_out_video_ids(m, held)  # a held-out video's id term is zero and stays zero
+    assert torch.equal(m.bias_id.weight[torch.from_numpy(held)], torch.zeros(2, 1))
+    with pytest.raises(ValueError, match="video_bias needs video content"):
+        HHFAN(inputs, ColdConfig(dim=8, video_input="id"))
 
 
 def test_the_papers_model_has_three_candidates_and_none_of_the_variants_additions(inputs: ModelInputs) -> None:

@@ -88,6 +88,12 @@ class Extensions:
             smoothed input is) and its user neighbour slots hidden. This is what a cold video looks like at
             evaluation, so the network learns to embed one (DropoutNet's item dropout, Volkovs et al., NeurIPS
             2017, applied to HHFAN's inputs); 0 = off, never at evaluation.
+        video_bias: every video gets a score bias ``b(v) = wᵀx_v + b_id(v)``: a linear function of its content
+            features (shared by all videos, so it carries to a video without interactions) plus a learned per-video
+            term (zero and never trained for a held-out video; left out when ``cold_dropout`` presents the video as
+            cold). Both start at 0. It enters Eq. (8) as one more embedding column: ``[E_u, 1]ᵀ[E_v, b(v)]``, so
+            every scorer and index of inner products stays as it is. What it lets the model learn is which content
+            is watched by many, which the inner product of Eq. (8) alone expresses only through a shared direction.
     """
 
     include_self: bool = False
@@ -100,6 +106,7 @@ class Extensions:
     collab_bpr: float = 0.0
     distill: bool = False
     cold_dropout: float = 0.0
+    video_bias: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,9 +193,11 @@ class ColdConfig(HybridConfig):
 
     Attributes (besides :class:`HybridConfig`'s; see :class:`Extensions`):
         cold_dropout: share of a batch's start videos presented as cold (content-only f(v), no user neighbours).
+        video_bias: a content-plus-id score bias per video, one more embedding column (Eq. 8).
     """
 
     cold_dropout: float = 0.5
+    video_bias: bool = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -197,7 +206,7 @@ class ColdConfig(HybridConfig):
 
     def extensions(self) -> Extensions:
         """The hybrid's three additions plus the cold simulation."""
-        return replace(super().extensions(), cold_dropout=self.cold_dropout)
+        return replace(super().extensions(), cold_dropout=self.cold_dropout, video_bias=self.video_bias)
 
 
 COLD_START = ("its RWSS neighbourhood on the training M-HIG (codeword and tag links, no interaction) and its content "
@@ -266,6 +275,11 @@ class HHFAN(Recommender):
             self.register_buffer(f"mask_{t}", inputs.neighbor_mask[t])
         if self.ext.residual:
             self.gate = nn.Parameter(torch.zeros(()))  # γ of the residual (ReZero: starts at 0)
+        if self.ext.video_bias:
+            if video_feats is None:
+                raise ValueError("model.video_bias needs video content features (video_input id+content or content)")
+            self.bias_content = nn.Linear(video_feats.shape[1], 1)
+            self.bias_id = nn.Embedding(self.num_videos, 1)
         self.cold_start = None if cfg.pretrained_run else COLD_START
         self.reset_parameters()
 
@@ -279,6 +293,10 @@ class HHFAN(Recommender):
         self.neighbor_attention.reset_parameters()
         if self.ext.residual:
             nn.init.zeros_(self.gate)
+        if self.ext.video_bias:  # b(v) = 0 at the start: training begins as the model without it
+            nn.init.zeros_(self.bias_content.weight)
+            nn.init.zeros_(self.bias_content.bias)
+            nn.init.zeros_(self.bias_id.weight)
 
     def extra_repr(self) -> str:
         """The ablation flags and what a variant adds, so ``print(model)`` shows which model this is."""
@@ -289,7 +307,9 @@ class HHFAN(Recommender):
                 f"neighbor_dropout={e.neighbor_dropout}"
                 + (f", residual=True, cl_weight={e.cl_weight}, cl_temperature={e.cl_temperature}, "
                    f"exclude_targets={e.exclude_targets}, collab_bpr={e.collab_bpr}, distill={e.distill}"
-                   if e.residual else ""))
+                   if e.residual else "")
+                + (f", cold_dropout={e.cold_dropout}" if e.cold_dropout else "")
+                + (", video_bias=True" if e.video_bias else ""))
 
     def start_batch(self, users: Tensor, positives: Tensor, negatives: Tensor) -> None:
         """Keep the batch's positive pairs as keys ``u · V + v`` when ``exclude_targets`` is on (see :meth:`_table`)."""
@@ -340,7 +360,16 @@ class HHFAN(Recommender):
         if self.training and self.ext.cold_dropout > 0:
             cold = ~is_user & (torch.rand(nodes.shape, device=nodes.device) < self.ext.cold_dropout)
             self_emb = torch.where(cold.unsqueeze(-1), self._content_inputs(nodes - self.num_users), self_emb)
-        return self._from_neighbors(self_emb, lambda t: self._table(t, nodes, cold), table)
+        out = self._from_neighbors(self_emb, lambda t: self._table(t, nodes, cold), table)
+        if not self.ext.video_bias:
+            return out
+        videos = (nodes - self.num_users).clamp(min=0)
+        transform = typing.cast(FeatureTransformer, self.transform["video"])
+        bias = self.bias_content(transform.x[videos]) + self.bias_id(videos)  # type: ignore[index]
+        if cold is not None:  # a video presented as cold has no learned id term either
+            bias = bias - torch.where(cold.unsqueeze(-1), self.bias_id(videos), torch.zeros_like(bias))
+        column = torch.where(is_user.unsqueeze(-1), torch.ones_like(bias), bias)  # [E_u, 1]ᵀ[E_v, b(v)]
+        return out._replace(emb=torch.cat([out.emb, column], 1))
 
     def _content_inputs(self, videos: Tensor) -> Tensor:
         """f(v) of videos from their content alone (Eq. 1 without the id row), as a video without interactions has
@@ -406,6 +435,8 @@ class HHFAN(Recommender):
         emb = typing.cast(FeatureTransformer, self.transform["video"]).emb
         if emb is not None:
             yield emb.weight, 0
+        if self.ext.video_bias:
+            yield self.bias_id.weight, 0
 
     @torch.no_grad()
     def inductive_forward(self, content: Tensor | None, neighbor_ids: dict[str, Tensor],
@@ -435,7 +466,12 @@ class HHFAN(Recommender):
             self_emb = self_emb / (self.ext.propagation + 1)
         ids = {t: neighbor_ids[t].to(self.device).long() for t in self.group_types}
         mask = {t: neighbor_mask[t].to(self.device) for t in self.group_types}
-        return self._from_neighbors(self_emb, lambda t: (ids[t], mask[t]), table)
+        out = self._from_neighbors(self_emb, lambda t: (ids[t], mask[t]), table)
+        if not self.ext.video_bias:
+            return out
+        assert content is not None  # video_bias needs content features, and so the upload has them
+        bias = self.bias_content(content.to(self.device, self.bias_content.weight.dtype))  # no id term: a new video
+        return out._replace(emb=torch.cat([out.emb, bias], 1))
 
     def _cached_propagation(self) -> Tensor:
         """:meth:`propagated_inputs`, recomputed only when a parameter changed (in place: a step, a load) or moved.

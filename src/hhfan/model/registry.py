@@ -70,7 +70,8 @@ SPECS: tuple[ModelSpec, ...] = (
               "HHFAN plus a self candidate in Eq. (6), LightGCN-style input propagation and neighbour dropout"),
     ModelSpec("hhfan-cold", "HHFAN-cold", "hhfan.model.hhfan", "HHFAN", "ColdConfig",
               "HHFAN-hybrid trained to embed new videos: a share of each batch's videos is presented without "
-              "interactions (content-only input, no user neighbours), DropoutNet-style"),
+              "interactions (content-only input, no user neighbours), DropoutNet-style, and a content + id score "
+              "bias per video"),
     ModelSpec("hhfan-cl", "HHFAN-cl", "hhfan.model.hhfan_cl", "ContrastHHFAN", "ContrastConfig",
               "a LightGCN collaborative view plus HHFAN's heterogeneous-neighbourhood view (mean aggregator) as a "
               "residual, with InfoNCE between the two views"),

@@ -124,7 +124,8 @@ class PathExplainer:
             return np.empty(0, np.float64)
         if self.attr_emb is None:
             return np.full(attrs.shape[0], 1.0 / attrs.shape[0])
-        logits = self.attr_emb[attrs - self.lo].astype(np.float64) @ embedding.numpy().astype(np.float64)
+        e = embedding.numpy()[: self.attr_emb.shape[1]]  # E_v without a video_bias column
+        logits = self.attr_emb[attrs - self.lo].astype(np.float64) @ e.astype(np.float64)
         w = np.exp(logits - logits.max())
         return np.asarray(w / w.sum())
 
