@@ -13,7 +13,7 @@ for a model that cannot score a video without interactions, that sentence instea
 
     python benchmarks/cold.py --dataset tiktok --seeds 3
     python benchmarks/cold.py --dataset tiktok --models hhfan,pop --seeds 1 --results cold_tiktok_quick
-    python benchmarks/cold.py --dataset ml-1m --seeds 3 --one-seed lightgcn,bprmf   # no cold figure: one seed
+    python benchmarks/cold.py --dataset ml-1m --seeds 3,lightgcn=1,bprmf=1   # no cold figure: one seed
     python benchmarks/cold.py --dataset tiktok --predefined --seeds 1
 
 ``--predefined`` (TikTok) reports instead every model on the dataset's own split (the runs of
@@ -80,14 +80,15 @@ def subset_markdown(doc: dict[str, Any]) -> str:
 def main() -> None:
     """Train (or reuse) every run, then write the results file and its Markdown table."""
     from hhfan.compare import compare, margins, parse_models
+    from hhfan.experiments.common import parse_seeds
     from hhfan.model.registry import MODEL_NAMES
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--dataset", choices=sorted(SOURCES), required=True)
     ap.add_argument("--models", default="", help=f"comma-separated (default: {','.join(CONTENT)}; with "
                     "--predefined every registered model)")
-    ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--one-seed", default="", help="comma-separated models run on seed 0 only (cost)")
+    ap.add_argument("--seeds", default="3", help="seeds 0..N-1 per model: N, or N,model=M,... (fewer or more "
+                    "for some models)")
     ap.add_argument("--predefined", action="store_true", help="TikTok's own split, its cold_subset section")
     ap.add_argument("--runs", type=Path, default=REPO / "runs" / "compare")
     ap.add_argument("--results", default="", help="results file name without extension (default: cold_<dataset>, "
@@ -99,9 +100,12 @@ def main() -> None:
         models = parse_models(a.models or ",".join(MODEL_NAMES if a.predefined else CONTENT))
     except ValueError as e:
         raise SystemExit(f"--models: {e}") from None
+    try:
+        counts = parse_seeds(a.seeds)
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     data = ensure_data(a.dataset, a.runs)
-    few = set(filter(None, a.one_seed.split(",")))
-    seeds = {m: [0] if m in few else list(range(a.seeds)) for m in models}
+    seeds = {m: list(range(counts.get(m, counts["*"]))) for m in models}
     out, overrides = (a.runs / a.dataset, ()) if a.predefined else (a.runs / f"{a.dataset}-cold", COLD)
     doc = compare(data, models, seeds, out, REPO / "configs" / a.dataset, overrides,
                   on_run=lambda m, s, i, n: print(f"[{i + 1}/{n}] {m} seed {s}", flush=True))
