@@ -62,6 +62,22 @@ def markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def compact(doc: dict[str, Any], ks: tuple[int, ...] = (10, 20)) -> dict[str, Any]:
+    """``doc`` with every metric section cut to K in ``ks`` plus the K-free entries (AUC, counts, notes), so the
+    results file stays small; the run directories keep every K."""
+    def keep(name: str) -> bool:
+        return "@" not in name or int(name.rsplit("@", 1)[1]) in ks
+
+    def cut(section: Any) -> Any:
+        return {n: v for n, v in section.items() if keep(n)} if isinstance(section, dict) else section
+
+    out = dict(doc)
+    out["results"] = {m: {**r, "protocols": {p: cut(v) for p, v in r["protocols"].items()},
+                          "per_seed": {s: {p: cut(v) for p, v in met.items()} for s, met in r["per_seed"].items()}}
+                      for m, r in doc["results"].items()}
+    return out
+
+
 def subset_markdown(doc: dict[str, Any]) -> str:
     """The ``--predefined`` table: ``cold_subset`` and the whole test part of every model, and the margins of ours."""
     from hhfan.compare import markdown as table
@@ -119,7 +135,7 @@ def main() -> None:
         doc["margins"] = margins(doc["results"], OURS)
         text, name = markdown(doc), f"cold_{a.dataset}"
     result = REPO / "benchmarks" / "results" / f"{a.results or name}.json"
-    write_atomic(result, json.dumps(doc, indent=2))
+    write_atomic(result, json.dumps(compact(doc), indent=1))
     write_atomic(result.with_suffix(".md"), text)
     print(text)
 
