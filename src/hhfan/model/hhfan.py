@@ -18,7 +18,7 @@ Choices where the paper is vague (all :class:`HHFANConfig` fields):
   the projection of its content alone and its embedding comes from Eq. (1)-(7) over its RWSS neighbourhood,
   which reaches the graph through its codeword and tag links only.
 
-Two registered models share this module (:mod:`hhfan.model.registry`):
+Three registered models share this module (:mod:`hhfan.model.registry`):
 
 * ``hhfan`` (:class:`HHFANConfig`) is the paper's model as published: Eq. (1)–(10) as written, three
   candidates in Eq. (6), plain inputs, no neighbour dropout.
@@ -29,7 +29,10 @@ Two registered models share this module (:mod:`hhfan.model.registry`):
   user-video graph before Eq. (2) (``E ← mean of (D^-1/2 A D^-1/2)^l E, l = 0..L``, no extra parameters,
   end-to-end), so each sampled neighbour enters the LSTM with its collaborative context; and
   ``neighbor_dropout``, a DropEdge-style share of sampled neighbour slots dropped per training batch.
-* ``hhfan-cl`` (:mod:`hhfan.model.hhfan_cl`), our second variant, builds on this class: a LightGCN view plus
+* ``hhfan-cold`` (:class:`ColdConfig`) is the hybrid trained to embed videos without interactions: a share of
+  each batch's videos presented as cold (``cold_dropout``) and a content-plus-id score bias per video
+  (``video_bias``).
+* ``hhfan-cl`` (:mod:`hhfan.model.hhfan_cl`), another variant, builds on this class: a LightGCN view plus
   the Eq. (1)-(7) of this module as a residual, the two views contrasted.
 """
 
@@ -205,7 +208,7 @@ class ColdConfig(HybridConfig):
             raise ValueError(f"cold_dropout must be in [0, 1), got {self.cold_dropout}")
 
     def extensions(self) -> Extensions:
-        """The hybrid's three additions plus the cold simulation."""
+        """The hybrid's three additions plus the cold simulation and the score bias."""
         return replace(super().extensions(), cold_dropout=self.cold_dropout, video_bias=self.video_bias)
 
 
