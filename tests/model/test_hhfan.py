@@ -237,7 +237,7 @@ def test_cold_dropout_presents_drawn_videos_as_videos_without_interactions(input
     prop = HHFAN(inputs, ColdConfig(dim=8, propagation=2))
     v = torch.arange(5)
     x = prop.transform["video"].x[v]  # type: ignore[index]
-    assert torch.allclose(prop._content_inputs(v), prop.transform["video"].content_only(x, 5) / 3)
+    assert torch.allclose(prop._content_inputs(x, 5), prop.transform["video"].content_only(x, 5) / 3)
     with pytest.raises(ValueError, match="cold_dropout"):
         ColdConfig(cold_dropout=1.0)
     assert ColdConfig().extensions().cold_dropout == 0.5 and HybridConfig().extensions().cold_dropout == 0.0

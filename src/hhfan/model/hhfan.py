@@ -362,25 +362,26 @@ class HHFAN(Recommender):
         cold = None
         if self.training and self.ext.cold_dropout > 0:
             cold = ~is_user & (torch.rand(nodes.shape, device=nodes.device) < self.ext.cold_dropout)
-            self_emb = torch.where(cold.unsqueeze(-1), self._content_inputs(nodes - self.num_users), self_emb)
+            x = getattr(self.transform["video"], "x", None)
+            videos = (nodes - self.num_users).clamp(min=0)
+            content = self._content_inputs(None if x is None else x[videos], nodes.shape[0])
+            self_emb = torch.where(cold.unsqueeze(-1), content, self_emb)
         out = self._from_neighbors(self_emb, lambda t: self._table(t, nodes, cold), table)
         if not self.ext.video_bias:
             return out
         videos = (nodes - self.num_users).clamp(min=0)
         transform = typing.cast(FeatureTransformer, self.transform["video"])
-        bias = self.bias_content(transform.x[videos]) + self.bias_id(videos)  # type: ignore[index]
+        id_term = self.bias_id(videos)
         if cold is not None:  # a video presented as cold has no learned id term either
-            bias = bias - torch.where(cold.unsqueeze(-1), self.bias_id(videos), torch.zeros_like(bias))
+            id_term = id_term.masked_fill(cold.unsqueeze(-1), 0.0)
+        bias = self.bias_content(transform.x[videos]) + id_term  # type: ignore[index]
         column = torch.where(is_user.unsqueeze(-1), torch.ones_like(bias), bias)  # [E_u, 1]ᵀ[E_v, b(v)]
         return out._replace(emb=torch.cat([out.emb, column], 1))
 
-    def _content_inputs(self, videos: Tensor) -> Tensor:
-        """f(v) of videos from their content alone (Eq. 1 without the id row), as a video without interactions has
-        it: divided by ``propagation + 1`` when that is on (an isolated node's smoothed input)."""
-        transform = typing.cast(FeatureTransformer, self.transform["video"])
-        x = getattr(transform, "x", None)
-        videos = videos.clamp(min=0)
-        out = transform.content_only(None if x is None else x[videos], videos.shape[0])
+    def _content_inputs(self, x: Tensor | None, n: int) -> Tensor:
+        """f(v) of ``n`` videos from their content ``x`` alone (Eq. 1 without the id row), as a video without
+        interactions has it: divided by ``propagation + 1`` when that is on (an isolated node's smoothed input)."""
+        out = typing.cast(FeatureTransformer, self.transform["video"]).content_only(x, n)
         return out / (self.ext.propagation + 1) if self.ext.propagation else out
 
     def _from_neighbors(self, self_emb: Tensor, lookup: Callable[[str], tuple[Tensor, Tensor]],
@@ -461,12 +462,8 @@ class HHFAN(Recommender):
             raise ColdStartUnsupported("HHFAN with model.pretrained_run takes another model's embedding of each video "
                                        "as input, which a video without interactions does not have")
         n = next(iter(neighbor_ids.values())).shape[0] if neighbor_ids else (0 if content is None else content.shape[0])
-        transform = typing.cast(FeatureTransformer, self.transform["video"])
-        self_emb = transform.content_only(None if content is None else content.to(self.device), n)  # Eq. (1)
-        table = None
-        if self.ext.propagation:
-            table = self._cached_propagation()
-            self_emb = self_emb / (self.ext.propagation + 1)
+        self_emb = self._content_inputs(None if content is None else content.to(self.device), n)  # Eq. (1)
+        table = self._cached_propagation() if self.ext.propagation else None
         ids = {t: neighbor_ids[t].to(self.device).long() for t in self.group_types}
         mask = {t: neighbor_mask[t].to(self.device) for t in self.group_types}
         out = self._from_neighbors(self_emb, lambda t: (ids[t], mask[t]), table)
