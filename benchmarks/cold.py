@@ -5,8 +5,9 @@ every interaction from training, half of them serve cold validation (model selec
 warm interactions are split per user at training rate 0.8 with a tenth of training carved out for validation
 (:data:`COLD`, the same on both datasets). Each ``(model, seed)`` is an ordinary run of the preset
 ``configs/<dataset>/<model>.yaml`` with these overrides, trained by :func:`hhfan.compare.run_all` into
-``--runs/<dataset>-cold/runs/<model>/seed<S>`` (finished runs reused, killed ones resumed; a seed varies the
-split, graph, walks and training). Writes ``benchmarks/results/cold_<dataset>.json`` / ``.md``: mean ± std of
+``--runs/<dataset>-cold/runs/<model>/seed<S>`` (finished runs reused, killed ones resumed, runs recorded in the
+run ledger ``benchmarks/ledger`` taken from it; a seed varies the split, graph, walks and training). Writes
+``benchmarks/results/cold_<dataset>.json`` / ``.md``: mean ± std of
 the ``cold`` section (only cold videos ranked, for the users who watched one), ``warm`` and ``hybrid``, the
 margin of HHFAN and of our variants (:data:`OURS`) over the best baseline on cold Recall@20 and NDCG@20, and,
 for a model that cannot score a video without interactions, that sentence instead of numbers.
@@ -30,7 +31,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from common import REPO, SOURCES, ensure_data, write_atomic
+from common import LEDGER, REPO, SOURCES, ensure_data, write_atomic
 
 COLD = ("split.kind=cold", "split.cold_rate=0.2", "split.training_rate=0.8", "split.val_rate=0.1")
 CONTENT = ("hhfan", "hhfan-hybrid", "hhfan-cold", "dropoutnet", "pop", "fm", "deepfm", "neumf", "graphsage",
@@ -43,7 +44,7 @@ SUBSET_SHOWN = {"cold_subset": ("recall@20", "ndcg@20", "auc"), "full": ("recall
 
 def markdown(doc: dict[str, Any]) -> str:
     """The cold-start table (one row per model), the margins of ours, the sentence of each model that cannot score."""
-    from hhfan.compare import COLD_SHOWN, cannot_score
+    from hhfan.compare import COLD_SHOWN, cannot_score, sources_note
     from hhfan.compare import markdown as table
     from hhfan.model.registry import display_name
 
@@ -59,6 +60,9 @@ def markdown(doc: dict[str, Any]) -> str:
         why = cannot_score(s, "cold")
         if why:
             lines.append(f"- {display_name(model)} cannot score a video without interactions: {why}")
+    note = sources_note(res)
+    if note:
+        lines.append(f"- {note}")
     return "\n".join(lines) + "\n"
 
 
@@ -81,6 +85,7 @@ def compact(doc: dict[str, Any], ks: tuple[int, ...] = (10, 20)) -> dict[str, An
 def subset_markdown(doc: dict[str, Any]) -> str:
     """The ``--predefined`` table: ``cold_subset`` and the whole test part of every model, and the margins of ours."""
     from hhfan.compare import markdown as table
+    from hhfan.compare import sources_note
     from hhfan.model.registry import display_name
 
     title = (f"TikTok's predefined split, test interactions on videos without a training interaction "
@@ -90,6 +95,9 @@ def subset_markdown(doc: dict[str, Any]) -> str:
     for ours, row in doc["margins"].items():
         lines += [f"- {display_name(ours)}, cold_subset {m} {v['ours']:.4f} against {display_name(v['best_other'])}'s "
                   f"{v['best_other_value']:.4f}" for m, v in row.items()]
+    note = sources_note(doc["results"])
+    if note:
+        lines.append(f"- {note}")
     return "\n".join(lines) + "\n"
 
 
@@ -109,6 +117,8 @@ def main() -> None:
     ap.add_argument("--runs", type=Path, default=REPO / "runs" / "compare")
     ap.add_argument("--results", default="", help="results file name without extension (default: cold_<dataset>, "
                     "with --predefined cold_subset_tiktok)")
+    ap.add_argument("--ledger", default=str(LEDGER), help="run ledger: runs recorded there are not trained again, "
+                    "runs trained are recorded ('' for none; default benchmarks/ledger)")
     a = ap.parse_args()
     if a.predefined and a.dataset != "tiktok":
         raise SystemExit("--predefined: only TikTok has a predefined split with videos unseen in training")
@@ -124,7 +134,8 @@ def main() -> None:
     seeds = {m: list(range(counts.get(m, counts["*"]))) for m in models}
     out, overrides = (a.runs / a.dataset, ()) if a.predefined else (a.runs / f"{a.dataset}-cold", COLD)
     doc = compare(data, models, seeds, out, REPO / "configs" / a.dataset, overrides,
-                  on_run=lambda m, s, i, n: print(f"[{i + 1}/{n}] {m} seed {s}", flush=True))
+                  on_run=lambda m, s, i, n: print(f"[{i + 1}/{n}] {m} seed {s}", flush=True),
+                  ledger=Path(a.ledger) if a.ledger else None)
     doc.update(dataset=a.dataset, configs=f"configs/{a.dataset}", overrides=list(overrides),
                data=f"imported from ../shared/data ({SOURCES[a.dataset][0]})",
                command="python benchmarks/cold.py " + " ".join(sys.argv[1:]))

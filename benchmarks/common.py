@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+LEDGER = REPO / "benchmarks" / "ledger"
+"""The run ledger of the benchmark scripts (:mod:`hhfan.ledger`), committed with the results it backs."""
 SHARED = Path(os.environ.get("HHFAN_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 

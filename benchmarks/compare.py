@@ -2,7 +2,8 @@
 
 Imports the dataset from ../shared/data once (into ``--runs``, never into the repo), runs
 :func:`hhfan.compare.compare` with ``configs/<dataset>/<model>.yaml`` presets and ``--seeds`` seeds
-(finished runs are reused), and writes ``benchmarks/results/compare_<dataset>.json`` / ``.md``: our
+(finished runs are reused, and so are runs recorded in the
+run ledger ``benchmarks/ledger``), and writes ``benchmarks/results/compare_<dataset>.json`` / ``.md``: our
 mean ± std per model, then the paper's Table II rows (ML-1M, TikTok; the paper's own split and
 sampled protocol) and published full-ranking numbers on the TikTok split, for reference.
 
@@ -21,7 +22,7 @@ import json
 import sys
 from pathlib import Path
 
-from common import PAPER_NAMES, REPO, SOURCES, ensure_data, paper_table2, published_full_ranking, write_atomic
+from common import LEDGER, PAPER_NAMES, REPO, SOURCES, ensure_data, paper_table2, published_full_ranking, write_atomic
 
 
 def main() -> None:
@@ -36,6 +37,8 @@ def main() -> None:
     ap.add_argument("--one-seed", default="", help="comma-separated models run on seed 0 only (cost)")
     ap.add_argument("--runs", type=Path, default=REPO / "runs" / "compare")
     ap.add_argument("--set", dest="sets", action="append", default=[], help="extra key=value overrides")
+    ap.add_argument("--ledger", default=str(LEDGER), help="run ledger: runs recorded there are not trained again, "
+                    "runs trained are recorded ('' for none; default benchmarks/ledger)")
     ap.add_argument("--results", default="", help="results file name without extension (default: "
                     "compare_<dataset>); a subset of models goes to its own file so the full table stays whole")
     a = ap.parse_args()
@@ -45,7 +48,8 @@ def main() -> None:
     few = set(filter(None, a.one_seed.split(",")))
     seeds = {m: [0] if m in few else list(range(a.seeds)) for m in models}
     doc = compare(data, models, seeds, out, REPO / "configs" / a.dataset, a.sets,
-                  on_run=lambda m, s, i, n: print(f"[{i + 1}/{n}] {m} seed {s}", flush=True))
+                  on_run=lambda m, s, i, n: print(f"[{i + 1}/{n}] {m} seed {s}", flush=True),
+                  ledger=Path(a.ledger) if a.ledger else None)
     doc["configs"] = f"configs/{a.dataset}"
     doc["data"] = f"imported from ../shared/data ({SOURCES[a.dataset][0]})"
     doc["paper_table2"] = {m: paper_table2(a.dataset, m) for m in PAPER_NAMES if paper_table2(a.dataset, m)}

@@ -14,6 +14,11 @@ Runs that share a split share its graph: a graph is built once per distinct (spl
 fingerprint) and hard-linked into each run's ``graph/``; every model of a seed uses the same graph unless its
 preset changes one of those settings.
 
+With a run ledger (:mod:`hhfan.ledger`; the benchmark scripts keep one in ``benchmarks/ledger``, committed) a
+run recorded there on an earlier machine is taken from it instead of being trained again, and every run
+trained is recorded; a results file then names, per model and seed, any run whose figures came from elsewhere
+than a training run (``sources``).
+
 Results: ``OUT/compare.json`` (per model: per-seed test metrics, mean and std per protocol and metric,
 training wall time, seconds per epoch and what λ penalises, :func:`hhfan.model.registry.l2_scope`) and
 ``OUT/compare.md`` (a Markdown table, mean ± std).
@@ -31,6 +36,8 @@ from typing import Any
 import numpy as np
 
 from hhfan.data.atomic import atomic_file
+from hhfan.data.io import read_dataset
+from hhfan.ledger import LedgerEntry, lookup, plain_config, record
 from hhfan.model.registry import MODEL_NAMES, display_name, l2_scope
 from hhfan.runner import RunConfig, execution_free, extends, read_config, resolve_run, resumable, train_run
 
@@ -51,6 +58,7 @@ class RunRecord:
     wall_seconds: float
     epochs: int
     seconds_per_epoch: float
+    source: str = "trained"
 
 
 def parse_models(text: str) -> list[str]:
@@ -103,32 +111,49 @@ def read_train_log(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines() if x.strip()]
 
 
-def _record(model: str, seed: int, run_dir: Path) -> RunRecord:
+def _entry(model: str, seed: int, run_dir: Path, config: dict[str, Any], fingerprint: str) -> LedgerEntry:
+    """The ledger entry of the finished run in ``run_dir`` (its metrics, log and cost)."""
     log = read_train_log(run_dir)
     stamp = json.loads((run_dir / "wall.json").read_text()) if (run_dir / "wall.json").exists() else {}
     secs = [r["seconds"] for r in log]
-    return RunRecord(model, seed, json.loads((run_dir / "metrics.json").read_text()),
-                     float(stamp.get("wall_seconds", sum(secs))), len(log), float(np.median(secs)) if secs else 0.0)
+    return LedgerEntry(model, seed, fingerprint, config, json.loads((run_dir / "metrics.json").read_text()),
+                       float(stamp.get("wall_seconds", sum(secs))), len(log),
+                       float(np.median(secs)) if secs else 0.0, log, "trained")
+
+
+def _record(entry: LedgerEntry) -> RunRecord:
+    return RunRecord(entry.model, entry.seed, entry.metrics, entry.wall_seconds, entry.epochs,
+                     entry.seconds_per_epoch, entry.source)
 
 
 def run_all(data_dir: Path, models: Sequence[str], seeds: Sequence[int] | Mapping[str, Sequence[int]], out: Path,
             configs: Path | None = None, overrides: Sequence[str] = (),
-            on_run: Callable[[str, int, int, int], None] | None = None) -> list[RunRecord]:
+            on_run: Callable[[str, int, int, int], None] | None = None, ledger: Path | None = None
+            ) -> list[RunRecord]:
     """Train every ``(model, seed)`` (reusing finished runs), return their records in model-major order.
 
     ``seeds`` is one list for every model, or a mapping ``model -> seeds`` (fewer seeds for costly models).
+    With ``ledger`` (:mod:`hhfan.ledger`) a run the ledger holds is taken from it and not trained, and every
+    other run is recorded there once finished.
     """
     per_model = {m: list(seeds[m] if isinstance(seeds, Mapping) else seeds) for m in models}
     pairs = [(m, s) for m in models for s in per_model[m]]
     records: list[RunRecord] = []
     total = len(pairs)
     cfgs = {(m, s): run_config(m, s, configs, overrides) for m, s in pairs}  # fail fast on a bad config
+    fingerprint = read_dataset(data_dir).fingerprint() if ledger is not None else ""
     for i, (model, seed) in enumerate(pairs):
         if on_run is not None:
             on_run(model, seed, i, total)
         run_dir = out / "runs" / model / f"seed{seed}"
-        ensure_run(data_dir, run_dir, cfgs[model, seed], graph_cache=out / "graphs")
-        records.append(_record(model, seed, run_dir))
+        plain = plain_config(cfgs[model, seed])
+        entry = lookup(ledger, model, plain, fingerprint) if ledger is not None else None
+        if entry is None:
+            ensure_run(data_dir, run_dir, cfgs[model, seed], graph_cache=out / "graphs")
+            entry = _entry(model, seed, run_dir, plain, fingerprint)
+            if ledger is not None:
+                record(ledger, entry)
+        records.append(_record(entry))
     return records
 
 
@@ -161,7 +186,9 @@ def summarise(records: Sequence[RunRecord]) -> dict[str, Any]:
                                              "std": float(np.std([r.wall_seconds for r in rs]))},
                       "seconds_per_epoch": float(np.median([r.seconds_per_epoch for r in rs])),
                       "l2": l2_scope(model),
-                      "epochs": [r.epochs for r in rs]}
+                      "epochs": [r.epochs for r in rs],
+                      **({"sources": {str(r.seed): r.source for r in rs}}
+                         if any(r.source != "trained" for r in rs) else {})}
     return out
 
 
@@ -192,6 +219,18 @@ def markdown(summary: dict[str, Any], title: str, shown: Mapping[str, Sequence[s
     return "\n".join(lines) + "\n"
 
 
+def sources_note(summary: Mapping[str, Any]) -> str | None:
+    """A sentence naming the runs whose figures did not come from a training run recorded as such (ledger
+    entries backfilled from an earlier results file), or None when every run was trained."""
+    parts = []
+    for model, s in summary.items():
+        other = {seed: src for seed, src in s.get("sources", {}).items() if src != "trained"}
+        if other:
+            parts.append(f"{display_name(model)} seed {', '.join(sorted(other))} ({next(iter(other.values()))})")
+    return ("Runs taken from the run ledger (benchmarks/ledger) as recorded from an earlier results file: "
+            + "; ".join(parts)) if parts else None
+
+
 def margins(summary: dict[str, Any], ours: Sequence[str], proto: str = "cold",
             metrics: Sequence[str] = ("recall@20", "ndcg@20")) -> dict[str, dict[str, dict[str, Any]]]:
     """Each model of ``ours`` in ``summary`` against the best model not in ``ours``, per metric of ``proto``.
@@ -217,11 +256,13 @@ def margins(summary: dict[str, Any], ours: Sequence[str], proto: str = "cold",
 
 def compare(data_dir: Path, models: Sequence[str], seeds: Sequence[int] | Mapping[str, Sequence[int]], out: Path,
             configs: Path | None = None, overrides: Sequence[str] = (),
-            on_run: Callable[[str, int, int, int], None] | None = None) -> dict[str, Any]:
-    """Run :func:`run_all`, then write ``OUT/compare.json`` and ``OUT/compare.md``; return the JSON document."""
+            on_run: Callable[[str, int, int, int], None] | None = None, ledger: Path | None = None
+            ) -> dict[str, Any]:
+    """Run :func:`run_all` (with ``ledger``, see there), then write ``OUT/compare.json`` and ``OUT/compare.md``;
+    return the JSON document."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    records = run_all(Path(data_dir), models, seeds, out, configs, overrides, on_run)
+    records = run_all(Path(data_dir), models, seeds, out, configs, overrides, on_run, ledger)
     results = summarise(records)
     seed_doc = {m: list(v) for m, v in seeds.items()} if isinstance(seeds, Mapping) else list(seeds)
     doc: dict[str, Any] = {"data": str(Path(data_dir).resolve()), "models": list(models), "seeds": seed_doc,
@@ -233,5 +274,6 @@ def compare(data_dir: Path, models: Sequence[str], seeds: Sequence[int] | Mappin
              + (f"; overrides: {' '.join(overrides)}" if overrides else ""))
     cold = any("cold" in s["protocols"] or "cold" in s.get("notes", {}) for s in results.values())
     with atomic_file(out / "compare.md") as tmp:  # a cold-start split: its cold, warm and hybrid sections
-        tmp.write_text(markdown(results, title, COLD_SHOWN if cold else SHOWN))
+        note = sources_note(results)
+        tmp.write_text(markdown(results, title, COLD_SHOWN if cold else SHOWN) + (f"\n{note}\n" if note else ""))
     return doc
