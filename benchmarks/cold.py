@@ -55,7 +55,13 @@ def markdown(doc: dict[str, Any]) -> str:
     for ours, row in doc["margins"].items():
         parts = [f"{m} {v['ours']:.4f} against {display_name(v['best_other'])}'s {v['best_other_value']:.4f}"
                  + (f" ({100 * v['relative']:+.1f} %)" if v["relative"] is not None else "") for m, v in row.items()]
-        lines.append(f"- {display_name(ours)}, cold " + "; ".join(parts))
+        ahead = ", ".join(f"{m} {v['seeds_ahead'][0]} of {v['seeds_ahead'][1]}" for m, v in row.items())
+        lines.append(f"- {display_name(ours)}, cold " + "; ".join(parts) + f"; seeds ahead of it: {ahead}")
+    if doc.get("chance"):
+        c = doc["chance"]
+        lines.append("- A uniformly random ranking would score (exact expectation on the same splits, mean over seeds "
+                     f"{', '.join(map(str, doc['chance_seeds']))}): " + "; ".join(
+                         f"{p} Recall@20 {c[p]['recall@20']:.4f}, NDCG@20 {c[p]['ndcg@20']:.4f}" for p in c))
     for model, s in res.items():
         why = cannot_score(s, "cold")
         if why:
@@ -95,10 +101,38 @@ def subset_markdown(doc: dict[str, Any]) -> str:
     for ours, row in doc["margins"].items():
         lines += [f"- {display_name(ours)}, cold_subset {m} {v['ours']:.4f} against {display_name(v['best_other'])}'s "
                   f"{v['best_other_value']:.4f}" for m, v in row.items()]
+    if doc.get("chance"):
+        c = doc["chance"]["cold_subset"]
+        lines.append(f"- A uniformly random ranking would score (exact expectation): cold_subset Recall@20 "
+                     f"{c['recall@20']:.4f}, NDCG@20 {c['ndcg@20']:.4f}")
     note = sources_note(doc["results"])
     if note:
         lines.append(f"- {note}")
     return "\n".join(lines) + "\n"
+
+
+def chance(data: Path, dataset: str, seeds: list[int], overrides: tuple[str, ...], predefined: bool
+           ) -> dict[str, dict[str, float]]:
+    """Expected metrics of a uniformly random ranking (:func:`hhfan.eval.chance.chance_metrics`) per section, on the
+    split of each seed (every model of a seed shares it), averaged over ``seeds``."""
+    import numpy as np
+
+    from hhfan.compare import run_config
+    from hhfan.data.io import read_dataset
+    from hhfan.data.split import make_split
+    from hhfan.eval.chance import chance_metrics
+    from hhfan.eval.protocols import cold_start_subsets, unseen_subset
+
+    ds = read_dataset(data)
+    per: dict[str, list[dict[str, float]]] = {}
+    for seed in seeds:
+        cfg = run_config("pop", seed, REPO / "configs" / dataset, overrides)
+        split = make_split(ds, cfg.split)
+        subs = (unseen_subset(ds, split),) if predefined else cold_start_subsets(ds, split)
+        for sub in subs:
+            per.setdefault(sub.name, []).append(chance_metrics(ds, split, sub, cfg.eval.ks))
+    return {name: {m: float(np.mean([r[m] for r in rs])) for m in ("recall@20", "ndcg@20", "precision@20", "auc")}
+            for name, rs in per.items()}
 
 
 def main() -> None:
@@ -139,6 +173,9 @@ def main() -> None:
     doc.update(dataset=a.dataset, configs=f"configs/{a.dataset}", overrides=list(overrides),
                data=f"imported from ../shared/data ({SOURCES[a.dataset][0]})",
                command="python benchmarks/cold.py " + " ".join(sys.argv[1:]))
+    all_seeds = sorted({s for ss in seeds.values() for s in ss})
+    doc["chance"] = chance(data, a.dataset, [0] if a.predefined else all_seeds, overrides, a.predefined)
+    doc["chance_seeds"] = [0] if a.predefined else all_seeds
     if a.predefined:
         doc["margins"] = margins(doc["results"], OURS, "cold_subset", ("recall@20", "ndcg@20", "auc"))
         text, name = subset_markdown(doc), "cold_subset_tiktok"

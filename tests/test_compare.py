@@ -162,3 +162,5 @@ def test_cold_table_says_cannot_score_and_margins_compare_against_the_best_other
     assert set(m) == {"hhfan"}  # hhfan-hybrid did not run
     assert m["hhfan"]["ndcg@20"]["best_other"] == "fm" and m["hhfan"]["ndcg@20"]["relative"] == pytest.approx(0.25)
     assert m["hhfan"]["recall@20"]["best_other"] == "fm" and m["hhfan"]["recall@20"]["relative"] == pytest.approx(-0.2)
+    assert m["hhfan"]["ndcg@20"]["seeds_ahead"] == [1, 1]  # paired on seed 0, the only seed fm ran
+    assert m["hhfan"]["recall@20"]["seeds_ahead"] == [0, 1]

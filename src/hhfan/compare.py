@@ -235,8 +235,10 @@ def margins(summary: dict[str, Any], ours: Sequence[str], proto: str = "cold",
             metrics: Sequence[str] = ("recall@20", "ndcg@20")) -> dict[str, dict[str, dict[str, Any]]]:
     """Each model of ``ours`` in ``summary`` against the best model not in ``ours``, per metric of ``proto``.
 
-    Returns ``{ours: {metric: {"ours", "best_other", "best_other_value", "relative"}}}`` with ``relative`` =
-    ours / best - 1 (None when the best is 0). Models without the metric (cannot score, not run) are left out.
+    Returns ``{ours: {metric: {"ours", "best_other", "best_other_value", "relative", "seeds_ahead"}}}`` with
+    ``relative`` = ours / best - 1 (None when the best is 0) and ``seeds_ahead`` = ``[k, n]``: ours is above the
+    best on k of the n seeds both ran (seeds share their split, so this is a paired count). Models without the
+    metric (cannot score, not run) are left out.
     """
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for mine in (m for m in ours if m in summary):
@@ -248,8 +250,12 @@ def margins(summary: dict[str, Any], ours: Sequence[str], proto: str = "cold",
             if mine not in vals or not others:
                 continue
             best = max(others, key=lambda m: others[m])
+            a, b = summary[mine]["per_seed"], summary[best]["per_seed"]
+            common = [sd for sd in a if sd in b and metric in a[sd].get(proto, {}) and metric in b[sd].get(proto, {})]
+            ahead = sum(a[sd][proto][metric] > b[sd][proto][metric] for sd in common)
             row[metric] = {"ours": vals[mine], "best_other": best, "best_other_value": others[best],
-                           "relative": vals[mine] / others[best] - 1.0 if others[best] > 0 else None}
+                           "relative": vals[mine] / others[best] - 1.0 if others[best] > 0 else None,
+                           "seeds_ahead": [int(ahead), len(common)]}
         out[mine] = row
     return out
 
