@@ -76,6 +76,6 @@ def test_backfilled_runs_are_named_in_the_results(synthetic_world: Path, tmp_pat
     res = doc["results"]["pop"]
     assert res["per_seed"]["0"] == metrics and res["sources"] == {"0": "from old.json", "1": "trained"}
     assert not (tmp_path / "out" / "runs" / "pop" / "seed0").exists()
-    assert "seed 0 (from old.json)" in (sources_note(doc["results"]) or "")
+    assert "Most-popular 0 (from old.json)" in (sources_note(doc["results"]) or "")
     assert "from old.json" in (tmp_path / "out" / "compare.md").read_text()
     assert sources_note({"pop": {"sources": {"0": "trained"}}}) is None

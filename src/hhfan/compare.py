@@ -221,14 +221,20 @@ def markdown(summary: dict[str, Any], title: str, shown: Mapping[str, Sequence[s
 
 def sources_note(summary: Mapping[str, Any]) -> str | None:
     """A sentence naming the runs whose figures did not come from a training run recorded as such (ledger
-    entries backfilled from an earlier results file), or None when every run was trained."""
-    parts = []
+    entries backfilled from an earlier results file), grouped by where they came from; None when every run
+    was trained."""
+    by_source: dict[str, list[str]] = {}
     for model, s in summary.items():
-        other = {seed: src for seed, src in s.get("sources", {}).items() if src != "trained"}
-        if other:
-            parts.append(f"{display_name(model)} seed {', '.join(sorted(other))} ({next(iter(other.values()))})")
-    return ("Runs taken from the run ledger (benchmarks/ledger) as recorded from an earlier results file: "
-            + "; ".join(parts)) if parts else None
+        seeds: dict[str, list[str]] = {}
+        for seed, src in s.get("sources", {}).items():
+            if src != "trained":
+                seeds.setdefault(src, []).append(seed)
+        for src, ss in seeds.items():
+            by_source.setdefault(src, []).append(f"{display_name(model)} {', '.join(sorted(ss))}")
+    if not by_source:
+        return None
+    return ("Runs taken from the run ledger (benchmarks/ledger) as recorded from an earlier results file, by seed: "
+            + "; ".join(f"{'; '.join(runs)} ({src})" for src, runs in by_source.items()))
 
 
 def margins(summary: dict[str, Any], ours: Sequence[str], proto: str = "cold",
