@@ -613,6 +613,9 @@ def experiment_cmd(
     paper_dataset: Annotated[str | None, typer.Option("--paper-dataset", help="The paper's dataset whose rows go "
                                                       "beside ours: MLs | Tiktok | Kwai (default: from the "
                                                       "dataset's name).")] = None,
+    ledger: Annotated[Path | None, typer.Option("--ledger", help="A run ledger folder (e.g. benchmarks/ledger): "
+                                                "cells it records are not trained again, cells trained are "
+                                                "recorded there.")] = None,
 ) -> None:
     """Run one of the paper's experiments (§IV): resumable, one run per cell, JSON + Markdown + plots."""
     import importlib
@@ -645,6 +648,10 @@ def experiment_cmd(
         if configs is not None and not configs.is_dir():
             raise FileNotFoundError(f"--configs {configs}: not a directory")
         extra: dict[str, Any] = {} if paper_dataset is None else {"paper_dataset": paper_dataset}
+        if ledger is not None:
+            if ledger.exists() and not ledger.is_dir():
+                raise FileNotFoundError(f"--ledger {ledger}: not a directory")
+            extra["ledger"] = ledger
         setting = prepare(out, data, Quick() if quick else None, configs=configs, models=names, seeds=seed_counts,
                           overrides=tuple(overrides or ()), command="hhfan " + shlex.join(sys.argv[1:]), **extra)
         module = importlib.import_module(MODULES[name])

@@ -111,7 +111,7 @@ def read_train_log(run_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in (run_dir / "train_log.jsonl").read_text().splitlines() if x.strip()]
 
 
-def _entry(model: str, seed: int, run_dir: Path, config: dict[str, Any], fingerprint: str) -> LedgerEntry:
+def run_entry(model: str, seed: int, run_dir: Path, config: dict[str, Any], fingerprint: str) -> LedgerEntry:
     """The ledger entry of the finished run in ``run_dir`` (its metrics, log and cost)."""
     log = read_train_log(run_dir)
     stamp = json.loads((run_dir / "wall.json").read_text()) if (run_dir / "wall.json").exists() else {}
@@ -150,7 +150,7 @@ def run_all(data_dir: Path, models: Sequence[str], seeds: Sequence[int] | Mappin
         entry = lookup(ledger, model, plain, fingerprint) if ledger is not None else None
         if entry is None:
             ensure_run(data_dir, run_dir, cfgs[model, seed], graph_cache=out / "graphs")
-            entry = _entry(model, seed, run_dir, plain, fingerprint)
+            entry = run_entry(model, seed, run_dir, plain, fingerprint)
             if ledger is not None:
                 record(ledger, entry)
         records.append(_record(entry))

@@ -39,6 +39,7 @@ def _one_error(out: str) -> str:
     (["experiment", "tables", "--quick", "--configs", "nowhere"], 1, "--configs nowhere: not a directory"),
     (["experiment", "topk", "--quick", "--rates", "0.8"], 2, "--rates is an option of tables and ablation"),
     (["experiment", "tables", "--quick", "--rates", "0.8,1.5"], 1, "between 0 and 1"),
+    (["experiment", "tables", "--quick", "--ledger", "pyproject.toml"], 1, "--ledger pyproject.toml: not a directory"),
 ])
 def test_bad_input_is_one_line(args: list[str], code: int, message: str, tmp_path: Path) -> None:
     rc, out = _cli(*args, "--out", tmp_path / "o")
@@ -78,3 +79,14 @@ def test_rates_option_runs_only_those_rates(tmp_path: Path, monkeypatch: pytest.
     doc = json.loads((tmp_path / "o" / "tables" / "tables.json").read_text())
     assert doc["rates"] == [0.4] and {c["rate"] for c in doc["cells"]} == {0.4}
     assert [p.name for p in (tmp_path / "o" / "runs" / "pop").iterdir()] == ["rate0.4"]
+
+
+def test_ledger_option_records_and_reuses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(common, "Quick", lambda: TINY)
+    base = ["experiment", "tables", "--quick", "--models", "pop", "--rates", "0.8", "--ledger", tmp_path / "L"]
+    rc, out = _cli(*base, "--out", tmp_path / "o")
+    assert rc == 0, out
+    assert len(list((tmp_path / "L" / "pop").glob("*.json"))) == 1
+    rc, out = _cli(*base, "--out", tmp_path / "p")
+    assert rc == 0 and "0 trained now" in out, out
+    assert not (tmp_path / "p" / "runs").exists()

@@ -131,7 +131,7 @@ def run(s: Setting, progress: Progress | None = None, user: str | None = None, k
     """Train or reuse each model's rate-0.8 run, explain one user's recommendations, write ``OUT/case-study/``."""
     models = list(s.models) if s.models is not None else list(DEFAULT_MODELS)
     check_family(models)
-    results = run_cells(s, [Cell(m, seed, RATE) for m in models], progress, NAME)
+    results = run_cells(s, [Cell(m, seed, RATE) for m in models], progress, NAME, need_runs=True)  # loads them
     out: dict[str, Any] = {}
     figs: dict[str, Any] = {}
     for r in results:

@@ -45,12 +45,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hhfan.compare import ensure_run, read_train_log, run_config
+from hhfan.compare import ensure_run, read_train_log, run_config, run_entry
 from hhfan.data.atomic import atomic_file
-from hhfan.data.dataset import Dataset
+from hhfan.data.dataset import Dataset, DatasetError
+from hhfan.data.io import read_dataset
 from hhfan.data.outputs import OutputError, check_dir_output, check_not_input, is_empty_dir, marker_kind, write_marker
 from hhfan.data.synth import SynthConfig
 from hhfan.experiments.paper import paper_dataset
+from hhfan.ledger import LedgerEntry, entry_path, lookup, plain_config, read_entry, record
 from hhfan.model.registry import MODEL_NAMES, spec
 from hhfan.runner import RunConfig, execution_free
 
@@ -119,6 +121,8 @@ class Setting:
         command: the command that produced the experiment (recorded in its JSON).
         info: name, path and sizes of the dataset (:func:`dataset_info`; filled by :func:`prepare`, else read
             when first needed).
+        ledger: a run ledger (:mod:`hhfan.ledger`): a cell whose run is recorded there and not on disk is taken
+            from it instead of trained, and every cell trained is recorded; None = none.
     """
 
     data: Path
@@ -131,6 +135,7 @@ class Setting:
     paper_dataset: str | None = None
     command: str = ""
     info: Mapping[str, Any] = field(default_factory=dict)
+    ledger: Path | None = None
 
     def seeds_for(self, model: str) -> list[int]:
         """The seeds of ``model``: ``0..N-1``."""
@@ -178,6 +183,8 @@ class CellResult:
         seconds_per_epoch: median seconds per epoch (training + validation).
         trained_now: whether this call trained (or continued) it, rather than reusing a finished run.
         preset: the preset file the config started from, or None (defaults).
+        ledger_entry: its entry in the setting's run ledger (relative to the ledger), or None without a ledger.
+        from_ledger: whether its figures were taken from the ledger (no run directory on this machine).
     """
 
     cell: Cell
@@ -190,6 +197,8 @@ class CellResult:
     seconds_per_epoch: float
     trained_now: bool
     preset: str | None
+    ledger_entry: str | None = None
+    from_ledger: bool = False
 
     def record(self, out: Path) -> dict[str, Any]:
         """The JSON record of this cell (run directory relative to ``out``, the :data:`SHOWN` metrics)."""
@@ -200,7 +209,8 @@ class CellResult:
                 "metrics": {p: {n: self.metrics[p][n] for n in ns if n in self.metrics.get(p, {})}
                             for p, ns in SHOWN.items()},
                 "seconds": self.seconds, "device": self.device, "threads": self.threads, "epochs": self.epochs,
-                "seconds_per_epoch": self.seconds_per_epoch, "trained_now": self.trained_now}
+                "seconds_per_epoch": self.seconds_per_epoch, "trained_now": self.trained_now,
+                **({"ledger": self.ledger_entry, "from_ledger": self.from_ledger} if self.ledger_entry else {})}
 
 
 def parse_seeds(text: str) -> dict[str, int]:
@@ -307,29 +317,64 @@ def _result(cell: Cell, run_dir: Path, cfg: RunConfig, trained_now: bool, preset
                       str(preset) if preset is not None else None)
 
 
-def run_cells(s: Setting, cells: Sequence[Cell], progress: Progress | None = None, what: str = "runs"
-              ) -> list[CellResult]:
+def run_cells(s: Setting, cells: Sequence[Cell], progress: Progress | None = None, what: str = "runs",
+              need_runs: bool = False) -> list[CellResult]:
     """Train every cell (reusing finished runs, continuing killed ones); return their results in order.
 
     Every config is resolved before the first run, so a bad preset or override fails at once. Two cells with
-    the same run directory (an ablation flag the preset already sets) are trained once.
+    the same run directory (an ablation flag the preset already sets) are trained once. With ``s.ledger`` a
+    cell without a finished run directory whose run the ledger holds is taken from it (unless ``need_runs``:
+    the caller loads the models), and every run finished here is recorded there.
     """
     cfgs = [cell_config(s, c) for c in cells]
     dirs = [run_dir_of(s, c, cfg) for c, cfg in zip(cells, cfgs, strict=True)]
+    fp = read_dataset(s.data).fingerprint() if s.ledger is not None else ""
     out: list[CellResult] = []
     done: dict[Path, bool] = {}
     for i, (cell, cfg, run_dir) in enumerate(zip(cells, cfgs, dirs, strict=True)):
         if progress is not None:
             progress(f"{what}: {cell.model} rate {cell.rate:g} {cell.label or 'base'} seed {cell.seed}", i,
                      len(cells))
+        preset = preset_path(s, cell.model)
+        finished = (run_dir / "metrics.json").exists()
+        plain = plain_config(cfg) if s.ledger is not None else {}
+        entry = lookup(s.ledger, cell.model, plain, fp) if s.ledger is not None and not finished else None
+        if entry is not None and s.ledger is not None and not need_runs:
+            out.append(_ledger_result(cell, run_dir, cfg, entry, preset, s.ledger))
+            continue
         if run_dir not in done:
-            before = _wall(run_dir) if (run_dir / "metrics.json").exists() else None
+            before = _wall(run_dir) if finished else None
             ensure_run(s.data, run_dir, cfg, graph_cache=s.out / "graphs")  # cells of one split share its graph
             done[run_dir] = before is None or _wall(run_dir) != before
-        out.append(_result(cell, run_dir, cfg, done[run_dir], preset_path(s, cell.model)))
+        res = _result(cell, run_dir, cfg, done[run_dir], preset)
+        if s.ledger is not None:
+            path = record(s.ledger, run_entry(cell.model, cell.seed, run_dir, plain, fp))
+            res = dataclasses.replace(res, ledger_entry=str(path.relative_to(s.ledger)))
+        out.append(res)
     if progress is not None:
         progress(f"{what}: done", len(cells), len(cells))
     return out
+
+
+def _ledger_result(cell: Cell, run_dir: Path, cfg: RunConfig, entry: LedgerEntry, preset: Path | None,
+                   ledger: Path) -> CellResult:
+    """A cell's result from its ledger entry (run directory: where it would run)."""
+    path = entry_path(ledger, entry.model, entry.config, entry.fingerprint)
+    return CellResult(cell, run_dir, entry.metrics, entry.wall_seconds, cfg.train.device, cfg.train.num_threads,
+                      entry.epochs, entry.seconds_per_epoch, False, str(preset) if preset is not None else None,
+                      str(path.relative_to(ledger)), True)
+
+
+def cell_metrics(s: Setting, rec: Mapping[str, Any]) -> dict[str, Any]:
+    """The full ``metrics.json`` of a cell record (:meth:`CellResult.record`): from its run directory, or from
+    the setting's ledger when the record says its figures came from there."""
+    path = Path(s.out) / rec["run_dir"] / "metrics.json"
+    if path.exists() or not rec.get("from_ledger"):
+        doc: dict[str, Any] = json.loads(path.read_text())
+        return doc
+    if s.ledger is None:
+        raise DatasetError(f"{rec['run_dir']}: this cell's figures came from a run ledger; pass the same --ledger")
+    return read_entry(s.ledger / rec["ledger"]).metrics
 
 
 def mean_std(values: Sequence[float]) -> dict[str, float]:

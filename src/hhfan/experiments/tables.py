@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from hhfan.data.split import TEST, Split
+from hhfan.data.io import read_dataset
+from hhfan.data.split import TEST, Split, make_split
 from hhfan.experiments.common import (
     LABEL,
     RATES,
@@ -29,6 +30,7 @@ from hhfan.experiments.common import (
     CellResult,
     Progress,
     Setting,
+    cell_config,
     compute,
     figure,
     fmt,
@@ -50,15 +52,24 @@ def cells(s: Setting, rates: Sequence[float] = RATES) -> list[Cell]:
     return [Cell(m, seed, r) for r in rates for m in s.chosen_models(MODEL_NAMES) for seed in s.seeds_for(m)]
 
 
-def ceilings(results: Sequence[CellResult], user: np.ndarray) -> dict[str, float]:
+def _split_part(s: Setting, result: CellResult) -> np.ndarray:
+    """The split of a cell: its run's ``split.npz``, or, for a cell taken from the run ledger (no run directory
+    here), the same split made again from its config (deterministic in ``split.seed``)."""
+    path = result.run_dir / "graph" / "split.npz"
+    if path.exists():
+        return Split.load(path).part
+    return make_split(read_dataset(s.data), cell_config(s, result.cell).split).part
+
+
+def ceilings(s: Setting, results: Sequence[CellResult], user: np.ndarray) -> dict[str, float]:
     """Test positives per user of the split of ``results[0]`` and the ceilings they put on P@10 and R@10.
 
     ``user`` is the user index of every interaction of the dataset. The ceiling of P@10 is the mean over test
     users of ``min(n_u, 10) / 10`` and that of R@10 the mean of ``min(n_u, 10) / n_u``, ``n_u`` the user's
     test positives: what a perfect ranking would score.
     """
-    split = Split.load(results[0].run_dir / "graph" / "split.npz")
-    n = np.bincount(user[split.part == TEST])
+    part = _split_part(s, results[0])
+    n = np.bincount(user[part == TEST])
     n = n[n > 0].astype(np.float64)
     return {"test_users": int(n.shape[0]), "test_positives_mean": float(n.mean()),
             "test_positives_median": float(np.median(n)),
@@ -152,6 +163,6 @@ def run(s: Setting, progress: Progress | None = None, rates: Sequence[float] = R
            "paper_sizes": PAPER_SIZES.get(s.paper_dataset) if s.paper_dataset else None,
            "protocol_notes": list(PROTOCOL_NOTES), "num_negatives": num_negatives(s, todo),
            "results": summarise(s, results),
-           "ceilings": {f"{rate:g}": ceilings([r for r in results if r.cell.rate == rate], user) for rate in rates},
+           "ceilings": {f"{rate:g}": ceilings(s, [r for r in results if r.cell.rate == rate], user) for rate in rates},
            "cells": [r.record(s.out) for r in results], "compute": compute(results)}
     return write_outputs(s, NAME, doc, markdown(s, doc), {"tables_rates": plot(doc)})

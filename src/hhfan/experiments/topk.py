@@ -11,7 +11,6 @@ Writes ``OUT/topk/topk.json``, ``topk.md``, ``topk_sampled.png`` and ``topk_full
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +19,7 @@ from hhfan.data.dataset import DatasetError
 from hhfan.experiments.common import (
     Progress,
     Setting,
+    cell_metrics,
     experiment_dir,
     figure,
     header,
@@ -61,7 +61,12 @@ def curves(s: Setting, tables: dict[str, Any], rate: float = 0.8) -> dict[str, A
     out: dict[str, Any] = {}
     for m in models:
         runs = [c for c in cells if c["model"] == m]
-        metrics = [json.loads((Path(s.out) / c["run_dir"] / "metrics.json").read_text()) for c in runs]
+        metrics = [cell_metrics(s, c) for c in runs]
+        for c, x in zip(runs, metrics, strict=True):
+            if any(f"{n}@{k}" not in x.get(p, {}) for p in PROTOCOLS for n in METRICS for k in KS):
+                raise DatasetError(f"{c['run_dir']}: its figures ({c.get('ledger') or 'metrics.json'}) lack some "
+                                   f"K of 1..{max(KS)} (a ledger entry backfilled from a results file keeps K 10 "
+                                   "and 20 only); delete that entry and rerun tables to train the run")
         doc: dict[str, Any] = {"display": display_name(m), "seeds": [c["seed"] for c in runs],
                                "run_dirs": [c["run_dir"] for c in runs]}
         for p in PROTOCOLS:
