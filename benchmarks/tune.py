@@ -9,6 +9,12 @@ Trials run in ``--runs/<dataset>/tune/<model>`` (outside the repo; finished tria
 
     python benchmarks/tune.py --dataset tiktok --models bprmf,lightgcn,fm,herec
     python benchmarks/tune.py --dataset tiktok --models bprmf --grid train.lr=0.001,0.01   # another grid
+    python benchmarks/tune.py --dataset ml-1m --models hhfan-cold --cold --grid model.cold_dropout=0.25,0.5,0.75
+
+``--cold`` searches on the cold-start split of ``benchmarks/cold.py`` (its overrides; the epoch and the point
+chosen on cold validation), for the cold-start variants; trials run in ``--runs/<dataset>-cold/tune/<model>``.
+Trials recorded in the run ledger (``benchmarks/ledger``) with their training log are scored from it, not
+trained again (a trial equal to a comparison's run, e.g. the preset's own point at seed 0, is that run).
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from common import REPO, SOURCES, ensure_data, write_atomic
+from cold import COLD
+from common import LEDGER, REPO, SOURCES, ensure_data, write_atomic
 
 # lr x λ x size: two values each, around the setting used before the search (the paper searched lr in
 # [1e-4, 1e-2] and λ in [0, 0.1]; §IV-C). Same epoch cap and patience as the preset. The first four grids
@@ -58,7 +65,8 @@ GRIDS: dict[str, list[str]] = {
 
 def search_key(doc: dict[str, Any]) -> str:
     """The results file's key of one search: the model and the keys it searched, e.g. ``herec (train.lr)``."""
-    return f"{doc['model']} ({' x '.join(doc['grid'])})"
+    cold = " on the cold split" if "split.kind=cold" in doc.get("overrides", []) else ""
+    return f"{doc['model']} ({' x '.join(doc['grid'])}){cold}"
 
 
 def main() -> None:
@@ -70,6 +78,8 @@ def main() -> None:
     ap.add_argument("--models", required=True, help=f"comma-separated, from {', '.join(GRIDS)}")
     ap.add_argument("--grid", action="append", default=[], help="replace the model's grid (one model only)")
     ap.add_argument("--runs", type=Path, default=REPO / "runs" / "compare")
+    ap.add_argument("--cold", action="store_true", help="search on the cold-start split (benchmarks/cold.py)")
+    ap.add_argument("--ledger", default=str(LEDGER), help="run ledger ('' for none; default benchmarks/ledger)")
     a = ap.parse_args()
     models = a.models.split(",")
     unknown = [m for m in models if m not in GRIDS and not a.grid]
@@ -81,8 +91,10 @@ def main() -> None:
     for model in models:
         specs = a.grid or GRIDS[model]
         print(f"== {model}: {' x '.join(specs)}", flush=True)
-        doc = tune(data, model, parse_grid(specs), a.runs / a.dataset / "tune" / model, configs, (), 0,
-                   lambda p, i, n: print(f"  [{i + 1}/{n}] {' '.join(p)}", flush=True))
+        where = a.runs / (f"{a.dataset}-cold" if a.cold else a.dataset) / "tune" / model
+        doc = tune(data, model, parse_grid(specs), where, configs, COLD if a.cold else (), 0,
+                   lambda p, i, n: print(f"  [{i + 1}/{n}] {' '.join(p)}", flush=True),
+                   ledger=Path(a.ledger) if a.ledger else None)
         command = "python benchmarks/tune.py " + " ".join(sys.argv[1:])
         write_preset(doc, configs / f"{model}.yaml", command)
         doc["base_preset"] = f"configs/{a.dataset}/{model}.yaml (before the search)"

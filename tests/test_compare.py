@@ -72,6 +72,20 @@ def test_cli_compare_errors(synthetic_world: Path, tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["compare", "--data", str(synthetic_world), "--models", "pop", "--seeds", "0",
                                    "--out", str(tmp_path / "o")])
     assert res.exit_code == 1
+    (tmp_path / "file").write_text("x")
+    res = CliRunner().invoke(app, ["compare", "--data", str(synthetic_world), "--models", "pop", "--out",
+                                   str(tmp_path / "o"), "--ledger", str(tmp_path / "file")])
+    assert res.exit_code == 1 and "not a directory" in res.output and "Traceback" not in res.output
+
+
+def test_cli_compare_with_a_ledger(synthetic_world: Path, tmp_path: Path) -> None:
+    sets = [x for q in QUICK for x in ("--set", q)]
+    args = ["compare", "--data", str(synthetic_world), "--models", "pop", "--seeds", "1", *sets,
+            "--ledger", str(tmp_path / "L")]
+    assert CliRunner().invoke(app, [*args, "--out", str(tmp_path / "a")]).exit_code == 0
+    assert len(list((tmp_path / "L" / "pop").glob("*.json"))) == 1
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "b")])
+    assert res.exit_code == 0 and not (tmp_path / "b" / "runs").exists(), res.output
 
 
 def test_fewer_seeds_for_costly_models(compared: Path, synthetic_world: Path) -> None:

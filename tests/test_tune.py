@@ -105,6 +105,11 @@ def test_cli_tune(synthetic_world: Path, tmp_path: Path) -> None:
     bad = CliRunner().invoke(app, ["tune", "--data", str(synthetic_world), "--model", "bprmf,pop", "--grid",
                                    "train.lr=1", "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "one model" in bad.output
+    res = CliRunner().invoke(app, ["tune", "--data", str(synthetic_world), "--model", "bprmf", "--grid",
+                                   "train.l2=0,0.001", "--out", str(tmp_path / "o2"), *sets,
+                                   "--ledger", str(tmp_path / "L")])
+    assert res.exit_code == 0, res.output
+    assert len(list((tmp_path / "L" / "bprmf").glob("*.json"))) == 2
 
 
 def test_write_preset_replaces_only_a_preset_of_the_tuned_model(tmp_path: Path) -> None:
@@ -123,3 +128,24 @@ def test_write_preset_replaces_only_a_preset_of_the_tuned_model(tmp_path: Path) 
         assert other.read_text() == text
     with pytest.raises(OutputError, match="does not exist"):
         check_preset_target(tmp_path / "missing" / "p.yaml", "bprmf")
+
+
+def test_a_trial_in_the_ledger_is_scored_from_its_log(synthetic_world: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import hhfan.compare
+    from hhfan.compare import compare
+
+    ledger = tmp_path / "ledger"
+    compare(synthetic_world, ["bprmf"], [0], tmp_path / "cmp", overrides=[*QUICK, "train.lr=0.05"], ledger=ledger)
+    first = tune(synthetic_world, "bprmf", parse_grid(["train.lr=0.0001,0.05"]), tmp_path / "a", None, QUICK,
+                 ledger=ledger)
+    assert not (tmp_path / "a" / "trials" / "train.lr=0.05").exists()  # the comparison's run is that trial
+    assert len(list((ledger / "bprmf").glob("*.json"))) == 2
+
+    def train(*_a: object, **_k: object) -> None:
+        raise AssertionError("every trial is in the ledger")
+
+    monkeypatch.setattr(hhfan.compare, "train_run", train)
+    again = tune(synthetic_world, "bprmf", parse_grid(["train.lr=0.0001,0.05"]), tmp_path / "b", None, QUICK,
+                 ledger=ledger)
+    assert again["trials"] == first["trials"] and again["best"] == first["best"]

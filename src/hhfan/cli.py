@@ -297,6 +297,16 @@ def data_synth(
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config value: key=value "
                                                   "(e.g. sampler.restart_prob=0.3, split.training_rate=0.6).")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML file with split/graph/sampler sections.")]
+LedgerOpt = Annotated[Path | None, typer.Option("--ledger", help="A run ledger folder (e.g. benchmarks/ledger): runs "
+                                                "it records are not trained again, runs trained are recorded "
+                                                "there.")]
+
+
+def _ledger_dir(ledger: Path | None) -> Path | None:
+    """``--ledger``: a folder (made when first written) or nothing; a file there is an error."""
+    if ledger is not None and ledger.exists() and not ledger.is_dir():
+        raise FileNotFoundError(f"--ledger {ledger}: not a directory")
+    return ledger
 
 
 def _build(data: Path, out: Path, config: Path | None, overrides: list[str], overwrite: bool) -> dict[str, Any]:
@@ -418,6 +428,7 @@ def compare_cmd(
                                                  "(e.g. configs/tiktok); models without one use the defaults.")
                        ] = None,
     overrides: SetOpt = None,
+    ledger: LedgerOpt = None,
 ) -> None:
     """Train several models side by side (same splits, trainer, protocols); write mean ± std tables."""
     from hhfan.compare import compare, parse_models
@@ -435,7 +446,8 @@ def compare_cmd(
                 bar(done, total)
                 _say(f"{model} seed {seed}")
 
-            doc = compare(data, names, list(range(seeds)), out, configs, list(overrides or []), on_run)
+            doc = compare(data, names, list(range(seeds)), out, configs, list(overrides or []), on_run,
+                          _ledger_dir(ledger))
             bar(len(names) * seeds, len(names) * seeds)
     typer.echo((out / "compare.md").read_text())
     console.print(Text.assemble(("done", "green"), f": {out}/compare.json ({len(doc['results'])} models)"))
@@ -454,6 +466,7 @@ def tune_cmd(
     write_preset: Annotated[Path | None, typer.Option("--write-preset", help="Write the chosen config here "
                                                       "(e.g. configs/tiktok/lightgcn.yaml).")] = None,
     overrides: SetOpt = None,
+    ledger: LedgerOpt = None,
 ) -> None:
     """Grid-search one model on the validation split; optionally write the chosen preset."""
     import shlex
@@ -483,7 +496,7 @@ def tune_cmd(
                 bar(done, n)
                 _say(" ".join(point))
 
-            doc = tune(data, name, axes, out, configs, list(overrides or []), seed, on_trial)
+            doc = tune(data, name, axes, out, configs, list(overrides or []), seed, on_trial, _ledger_dir(ledger))
             bar(total, total)
         if write_preset is not None:
             write(doc, write_preset, "hhfan " + shlex.join(sys.argv[1:]))
@@ -613,9 +626,7 @@ def experiment_cmd(
     paper_dataset: Annotated[str | None, typer.Option("--paper-dataset", help="The paper's dataset whose rows go "
                                                       "beside ours: MLs | Tiktok | Kwai (default: from the "
                                                       "dataset's name).")] = None,
-    ledger: Annotated[Path | None, typer.Option("--ledger", help="A run ledger folder (e.g. benchmarks/ledger): "
-                                                "cells it records are not trained again, cells trained are "
-                                                "recorded there.")] = None,
+    ledger: LedgerOpt = None,
 ) -> None:
     """Run one of the paper's experiments (§IV): resumable, one run per cell, JSON + Markdown + plots."""
     import importlib
@@ -649,9 +660,7 @@ def experiment_cmd(
             raise FileNotFoundError(f"--configs {configs}: not a directory")
         extra: dict[str, Any] = {} if paper_dataset is None else {"paper_dataset": paper_dataset}
         if ledger is not None:
-            if ledger.exists() and not ledger.is_dir():
-                raise FileNotFoundError(f"--ledger {ledger}: not a directory")
-            extra["ledger"] = ledger
+            extra["ledger"] = _ledger_dir(ledger)
         setting = prepare(out, data, Quick() if quick else None, configs=configs, models=names, seeds=seed_counts,
                           overrides=tuple(overrides or ()), command="hhfan " + shlex.join(sys.argv[1:]), **extra)
         module = importlib.import_module(MODULES[name])

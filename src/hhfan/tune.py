@@ -26,9 +26,11 @@ from typing import Any
 import numpy as np
 import yaml
 
-from hhfan.compare import ensure_run, read_train_log, run_config
+from hhfan.compare import ensure_run, read_train_log, run_config, run_entry
 from hhfan.config import ConfigError, merge, parse_overrides
 from hhfan.data.atomic import atomic_file
+from hhfan.data.io import read_dataset
+from hhfan.ledger import lookup, plain_config, record
 from hhfan.model.registry import display_name
 
 TAG = "# [tune] "  # prefix of the preset lines this module writes (one block per search, newest first)
@@ -82,8 +84,7 @@ def point_name(point: Sequence[str]) -> str:
     return re.sub(r"[^A-Za-z0-9._=-]", "-", "__".join(point))
 
 
-def _trial(point: tuple[str, ...], run_dir: Path, metric: str) -> Trial:
-    log = read_train_log(run_dir)
+def _trial(point: tuple[str, ...], log: Sequence[Mapping[str, Any]], metric: str) -> Trial:
     scores = [r["val"][metric] for r in log]
     best = int(np.argmax(scores))
     return Trial(point, float(scores[best]), int(log[best]["epoch"]), len(log),
@@ -92,21 +93,32 @@ def _trial(point: tuple[str, ...], run_dir: Path, metric: str) -> Trial:
 
 def tune(data_dir: Path, model: str, grid: Mapping[str, Sequence[str]], out: Path, configs: Path | None = None,
          overrides: Sequence[str] = (), seed: int = 0,
-         on_trial: Callable[[tuple[str, ...], int, int], None] | None = None) -> dict[str, Any]:
+         on_trial: Callable[[tuple[str, ...], int, int], None] | None = None, ledger: Path | None = None
+         ) -> dict[str, Any]:
     """Train every grid point of ``model`` (reusing finished trials); write ``OUT/tune.json`` and ``tune.md``.
 
+    With ``ledger`` (:mod:`hhfan.ledger`) a trial whose run the ledger holds with its training log is scored
+    from that log and not trained; every trial trained is recorded there.
     Returns the document written to ``tune.json``: the grid, every trial and the best point.
     """
     points = grid_points(grid)
     cfgs = {p: run_config(model, seed, configs, [*overrides, *p]) for p in points}  # fail fast on a bad value
     metric = next(iter(cfgs.values())).train.val_metric
+    fp = read_dataset(data_dir).fingerprint() if ledger is not None else ""
     trials = []
     for i, point in enumerate(points):
         if on_trial is not None:
             on_trial(point, i, len(points))
         run_dir = out / "trials" / point_name(point)
+        plain = plain_config(cfgs[point]) if ledger is not None else {}
+        entry = lookup(ledger, model, plain, fp) if ledger is not None else None
+        if entry is not None and entry.train_log:
+            trials.append(_trial(point, entry.train_log, metric))
+            continue
         ensure_run(data_dir, run_dir, cfgs[point], graph_cache=out / "graphs")  # points of one split share its graph
-        trials.append(_trial(point, run_dir, metric))
+        trials.append(_trial(point, read_train_log(run_dir), metric))
+        if ledger is not None:
+            record(ledger, run_entry(model, seed, run_dir, plain, fp))
     best = max(trials, key=lambda t: t.val)  # ties: the first point in grid order
     preset = configs / f"{model}.yaml" if configs is not None else None
     doc = {"model": model, "seed": seed, "metric": f"validation {metric}",
