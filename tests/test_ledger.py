@@ -55,6 +55,13 @@ def test_an_entry_keeps_its_first_figures_and_a_tampered_one_is_refused(tmp_path
     assert read_entry(path) == entry
     record(tmp_path, LedgerEntry("pop", 0, "fp", cfg, {"full": {"recall@20": 0.9}}, 1.0, 1, 1.0, None, "trained"))
     assert read_entry(path).metrics == {"full": {"recall@20": 0.1}}
+    old = LedgerEntry("pop", 1, "fp", cfg, {"full": {"recall@20": 0.2}}, 1.0, 1, 1.0, None, "backfilled from x")
+    back = record(tmp_path / "b", old)
+    record(tmp_path / "b", LedgerEntry("pop", 1, "fp", cfg, {"full": {"recall@20": 0.2, "ndcg@5": 0.1}}, 2.0, 1,
+                                       2.0, [{"epoch": 0}], "trained"))
+    assert read_entry(back).source == "trained" and read_entry(back).train_log == [{"epoch": 0}]  # upgraded
+    record(tmp_path / "b", old)
+    assert read_entry(back).source == "trained"  # a backfill never replaces a trained run
     doc = json.loads(path.read_text())
     doc["config"]["train"]["lr"] = 0.5  # a hand edit: the key no longer names this config
     path.write_text(json.dumps(doc))

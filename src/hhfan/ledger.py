@@ -13,8 +13,9 @@ there instead of training it (the same config on the same data: the same run), a
 or finds finished on disk. The entry is content-addressed, so any comparison that asks for the same run
 (another output folder, another machine) finds it; a changed preset, seed or override is another key.
 
-Entries are written atomically and never overwritten with other figures: an entry whose stored config differs
-from the one its key names (a hash collision or a hand edit) is an error.
+Entries are written atomically and never overwritten with other figures, except that a run trained replaces an
+entry backfilled from a results file (which keeps no training log and only some K); an entry whose stored config
+differs from the one its key names (a hash collision or a hand edit) is an error.
 """
 
 from __future__ import annotations
@@ -109,12 +110,15 @@ def lookup(ledger: Path, model: str, config: dict[str, Any], fingerprint: str) -
 
 
 def record(ledger: Path, entry: LedgerEntry) -> Path:
-    """Write ``entry`` (atomically) unless the ledger already holds it; return its path.
+    """Write ``entry`` (atomically) unless the ledger already holds that run; return its path.
 
-    An existing entry of the same run keeps its figures (the first run recorded is the one reported).
+    An existing entry of the same run keeps its figures (the first run recorded is the one reported), except
+    that a trained run replaces an entry backfilled from a results file (``source`` other than ``"trained"``):
+    the same config trained again, now with its training log and every K.
     """
     path = entry_path(ledger, entry.model, entry.config, entry.fingerprint)
-    if lookup(ledger, entry.model, entry.config, entry.fingerprint) is None:
+    found = lookup(ledger, entry.model, entry.config, entry.fingerprint)
+    if found is None or (found.source != "trained" and entry.source == "trained"):
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_file(path) as tmp:
             tmp.write_text(entry.to_json(), encoding="utf-8")
