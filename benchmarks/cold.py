@@ -37,7 +37,7 @@ COLD = ("split.kind=cold", "split.cold_rate=0.2", "split.training_rate=0.8", "sp
 CONTENT = ("hhfan", "hhfan-hybrid", "hhfan-cold", "dropoutnet", "pop", "fm", "deepfm", "neumf", "graphsage",
            "pinsage", "mmgcn", "han", "hetgnn", "herec", "freedom", "bm3")
 """The models that embed a video from content or graph links (README "How each model embeds a cold video")."""
-OURS = ("hhfan", "hhfan-hybrid", "hhfan-cold")
+OURS = ("hhfan", "hhfan-hybrid", "hhfan-cold", "hhfan-cl")
 SUBSET_SHOWN = {"cold_subset": ("recall@20", "ndcg@20", "auc"), "full": ("recall@20", "ndcg@20")}
 """Columns of the ``--predefined`` table."""
 
