@@ -316,6 +316,27 @@ def test_real_movielens_counts(ml_real: Dataset) -> None:
     assert ds.video_texts is not None and all(t.strip() for t in ds.video_texts)
 
 
+ML_1M_FINGERPRINT = "99cb6b6e60328d921c1e5a71ca4b6fa6148e139af1992fdda2db6f59a9bd3653"
+"""The fingerprint of the imported ML-1M on every machine: a run ledger keyed by it holds across machines."""
+
+
+@pytest.mark.realdata
+def test_real_movielens_import_is_bit_identical_whatever_the_blas_threads(ml_real: Dataset) -> None:
+    # the SVD's last bits vary with BLAS's thread count and CPU (about 1e-13); rounding makes them not matter
+    from threadpoolctl import threadpool_limits
+
+    from hhfan.data.importers.movielens import text_features
+
+    assert ml_real.video_texts is not None
+    texts = [str(t) for t in ml_real.video_texts]
+    with threadpool_limits(1):
+        one = text_features(texts)
+    with threadpool_limits(2):
+        two = text_features(texts)
+    assert np.array_equal(one, two) and np.array_equal(one, ml_real.features["textual"])
+    assert ml_real.fingerprint() == ML_1M_FINGERPRINT
+
+
 
 # ------------------------------------------------------------------- hostile inputs (issue 18)
 def test_tiktok_pickle_declaring_a_trillion_users_is_refused_at_once(tmp_path: Path) -> None:

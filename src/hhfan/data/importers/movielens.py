@@ -28,7 +28,9 @@ Canonical form produced (name ``"ml-1m"``):
 * texts: ``title + " " + description`` (title only when the JSON lacks the movie or is absent).
 * ``features["textual"]``: TF-IDF of the texts (sublinear tf, English stop words, ``min_df=2``)
   reduced by TruncatedSVD to ``text_dim`` dimensions (``random_state=seed``), rows L2-normalised,
-  float32. When the vocabulary or the number of movies is too small for ``text_dim`` components
+  rounded to :data:`TEXT_DECIMALS` decimals, float32. The SVD's last bits depend on BLAS's thread count
+  and CPU (about 1e-13 here), enough to flip a float32 ulp and so the dataset's fingerprint; rounded in
+  float64 first, the import is bit-identical on any machine, and runs recorded in a run ledger match. When the vocabulary or the number of movies is too small for ``text_dim`` components
   (tiny test fixtures), the missing columns are zeros.
 * interactions: train lines then test lines, in file order; split 0 (train) / 2 (test). A movie
   repeated inside one part is kept once (logged); the real files have no such repeat. A pair in
@@ -195,11 +197,18 @@ def _read_descriptions(path: Path) -> dict[str, str]:
     return {str(k).strip(): str(v).strip() for k, v in raw.items() if v is not None}
 
 
+TEXT_DECIMALS = 5
+"""Decimals the textual features are rounded to (in float64, before the cast to float32): far above the
+run-to-run noise of the SVD (about 1e-13; the chance that it straddles a rounding boundary somewhere in
+ML-1M's 208,640 values is about 2e-4), far below anything a model could use (values are about 0.1)."""
+
+
 def text_features(texts: list[str], text_dim: int = 64, seed: int = 0) -> np.ndarray:
     """Embed ``texts`` as L2-normalised float32 ``[len(texts), text_dim]`` TF-IDF + TruncatedSVD vectors.
 
     TF-IDF uses sublinear tf, English stop words and ``min_df=2``; TruncatedSVD uses
-    ``random_state=seed``. If fewer than ``text_dim`` components can be computed (tiny corpora),
+    ``random_state=seed``; values are rounded to :data:`TEXT_DECIMALS` decimals so that the result does not
+    depend on BLAS's threads or CPU. If fewer than ``text_dim`` components can be computed (tiny corpora),
     the remaining columns are zero. Raises :class:`DatasetError` when no word occurs in two texts.
     """
     from sklearn.decomposition import TruncatedSVD
@@ -216,7 +225,7 @@ def text_features(texts: list[str], text_dim: int = 64, seed: int = 0) -> np.nda
     Z = (TruncatedSVD(n_components=k, random_state=seed).fit_transform(X) if k >= 1
          else X.toarray()[:, :text_dim])
     out = np.zeros((len(texts), text_dim), dtype=np.float32)
-    out[:, : Z.shape[1]] = normalize(Z)
+    out[:, : Z.shape[1]] = np.round(normalize(Z), TEXT_DECIMALS)
     return out
 
 
