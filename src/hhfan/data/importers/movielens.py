@@ -30,8 +30,9 @@ Canonical form produced (name ``"ml-1m"``):
   reduced by TruncatedSVD to ``text_dim`` dimensions (``random_state=seed``), rows L2-normalised,
   rounded to :data:`TEXT_DECIMALS` decimals, float32. The SVD's last bits depend on BLAS's thread count
   and CPU (about 1e-13 here), enough to flip a float32 ulp and so the dataset's fingerprint; rounded in
-  float64 first, the import is bit-identical on any machine, and runs recorded in a run ledger match. When the vocabulary or the number of movies is too small for ``text_dim`` components
-  (tiny test fixtures), the missing columns are zeros.
+  float64 first, the import is bit-identical on any machine, and runs recorded in a run ledger match.
+  When the vocabulary or the number of movies is too small for ``text_dim`` components (tiny test
+  fixtures), the missing columns are zeros.
 * interactions: train lines then test lines, in file order; split 0 (train) / 2 (test). A movie
   repeated inside one part is kept once (logged); the real files have no such repeat. A pair in
   both train and test is an error (it would leak the answer).
