@@ -56,7 +56,7 @@ def backfill(results: Path, dataset: str, runs: Path, ledger: Path) -> int:
 
 def main() -> None:
     """List the ledger, or backfill it from a results file."""
-    from hhfan.ledger import read_entry
+    from hhfan.ledger import entries, entry_path
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("action", choices=("list", "backfill"))
@@ -70,8 +70,8 @@ def main() -> None:
             raise SystemExit("backfill needs --results FILE and --dataset NAME")
         print(f"{backfill(a.results.resolve(), a.dataset, a.runs, a.ledger)} new entries in {a.ledger}")
         return
-    for path in sorted(a.ledger.glob("*/*.json")):
-        e = read_entry(path)
+    for e in entries(a.ledger):
+        path = entry_path(a.ledger, e.model, e.config, e.fingerprint)
         split = e.config["split"]
         print(f"{e.model:14s} seed {e.seed}  split {split['kind']:10s} rate {split['training_rate']:<4g} "
               f"{e.epochs:3d} epochs {e.wall_seconds:7.0f} s  {e.source[:40]}  {path.relative_to(a.ledger)}")

@@ -627,6 +627,9 @@ def experiment_cmd(
                                                       "beside ours: MLs | Tiktok | Kwai (default: from the "
                                                       "dataset's name).")] = None,
     ledger: LedgerOpt = None,
+    plan: Annotated[bool, typer.Option("--plan", help="Print what the command would train, resume and take "
+                                       "from finished runs or the ledger, with the CPU minutes it would cost "
+                                       "(from runs already done); run and write nothing.")] = False,
 ) -> None:
     """Run one of the paper's experiments (§IV): resumable, one run per cell, JSON + Markdown + plots."""
     import importlib
@@ -661,12 +664,16 @@ def experiment_cmd(
         extra: dict[str, Any] = {} if paper_dataset is None else {"paper_dataset": paper_dataset}
         if ledger is not None:
             extra["ledger"] = _ledger_dir(ledger)
-        setting = prepare(out, data, Quick() if quick else None, configs=configs, models=names, seeds=seed_counts,
-                          overrides=tuple(overrides or ()), command="hhfan " + shlex.join(sys.argv[1:]), **extra)
+        setting = prepare(out, data, Quick() if quick else None, write=not plan, configs=configs, models=names,
+                          seeds=seed_counts, overrides=tuple(overrides or ()),
+                          command="hhfan " + shlex.join(sys.argv[1:]), **extra)
         module = importlib.import_module(MODULES[name])
         kwargs: dict[str, Any] = {"user": user} if name == "case-study" else {}
         if chosen_rates is not None:
             kwargs["rates"] = chosen_rates
+        if plan:
+            _print_plan(name, setting, module.planned(setting, **kwargs))
+            return
         with _bar(name) as bar:
             def progress(what: str, done: int, total: int) -> None:
                 bar(done, total)
@@ -680,6 +687,23 @@ def experiment_cmd(
     console.print(Text.assemble(("done", "green"), f": {where / doc['files']['json']} (+ {doc['files']['markdown']}, "
                                 f"{len(doc['files']['plots'])} plots); {c.get('runs', 0)} runs, "
                                 f"{c.get('trained_now', 0)} trained now, {c['seconds'] / 60:.1f} min of training"))
+
+
+def _print_plan(name: str, setting: Any, cells: list[Any]) -> None:
+    """The table of ``hhfan experiment --plan``: cells per model and status, estimated minutes, one total line."""
+    from rich.table import Table
+
+    from hhfan.experiments.plan import STATUSES, describe, fingerprint, plan, summarise
+
+    rows = summarise(plan(setting, cells, fingerprint(setting), need_runs=name == "case-study"))
+    table = Table("model", "cells", *STATUSES, "est. CPU min", title=f"hhfan experiment {name}: plan")
+    for r in rows:
+        est = "—" if not (r["resume"] or r["train"]) else (
+            f"{r['estimate_s'] / 60:.0f}" + (f" + {r['unknown']} unknown" if r["unknown"] else ""))
+        table.add_row(r["model"], str(r["cells"]), *(str(r[st]) for st in STATUSES), est,
+                      end_section=r["model"] == rows[-2]["model"] if len(rows) > 1 else False)
+    console.print(table)
+    typer.echo(f"plan: {describe(rows[-1])} (nothing was run or written)")
 
 
 @app.command("report")

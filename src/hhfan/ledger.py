@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,12 @@ def lookup(ledger: Path, model: str, config: dict[str, Any], fingerprint: str) -
     if entry.config != config or entry.fingerprint != fingerprint or entry.model != model:
         raise LedgerError(f"{path}: holds another run than its key names (edited by hand?); delete it to retrain")
     return entry
+
+
+def entries(ledger: Path, model: str | None = None) -> Iterator[LedgerEntry]:
+    """Every entry of the ledger (of ``model`` only, if given), in path order."""
+    for path in sorted(Path(ledger).glob(f"{model if model is not None else '*'}/*.json")):
+        yield read_entry(path)
 
 
 def record(ledger: Path, entry: LedgerEntry) -> Path:

@@ -147,11 +147,22 @@ def plot(fam: dict[str, Any], model: str) -> Any:
     return fig
 
 
-def run(s: Setting, progress: Progress | None = None, rates: Sequence[float] = RATES) -> dict[str, Any]:
-    """Train every variant (reusing finished runs, ``tables``' included), write ``OUT/ablation/``, return the JSON."""
+def chosen(s: Setting) -> list[str]:
+    """The models of the experiment: ``--models`` or :data:`DEFAULT_MODELS`, all of the HHFAN family."""
     models = list(s.models) if s.models is not None else list(DEFAULT_MODELS)
     check_family(models)
-    todo = cells(s, models, rates)
+    return models
+
+
+def planned(s: Setting, rates: Sequence[float] = RATES) -> list[Cell]:
+    """The cells :func:`run` trains with these arguments (for ``hhfan experiment --plan``)."""
+    return cells(s, chosen(s), rates)
+
+
+def run(s: Setting, progress: Progress | None = None, rates: Sequence[float] = RATES) -> dict[str, Any]:
+    """Train every variant (reusing finished runs, ``tables``' included), write ``OUT/ablation/``, return the JSON."""
+    models = chosen(s)
+    todo = planned(s, rates)
     results = run_cells(s, todo, progress, NAME)
     doc = {**header(s, NAME, rates), "rates": list(rates), "models": models,
            "variants": {sfx or "full": list(over) for sfx, _, over in VARIANTS},

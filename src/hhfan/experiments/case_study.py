@@ -126,12 +126,20 @@ def plot(e: Explanation, run: Run, candidates: int = 3, title: str = "") -> Any:
     return fig
 
 
+def planned(s: Setting, user: str | None = None, seed: int = 0) -> list[Cell]:
+    """The cells :func:`run` trains with these arguments (for ``hhfan experiment --plan``): each model's rate-0.8
+    run of ``seed``."""
+    models = list(s.models) if s.models is not None else list(DEFAULT_MODELS)
+    check_family(models)
+    return [Cell(m, seed, RATE) for m in models]
+
+
 def run(s: Setting, progress: Progress | None = None, user: str | None = None, k: int = 5,
         paths_per_candidate: int = 3, seed: int = 0) -> dict[str, Any]:
     """Train or reuse each model's rate-0.8 run, explain one user's recommendations, write ``OUT/case-study/``."""
-    models = list(s.models) if s.models is not None else list(DEFAULT_MODELS)
-    check_family(models)
-    results = run_cells(s, [Cell(m, seed, RATE) for m in models], progress, NAME, need_runs=True)  # loads them
+    todo = planned(s, user, seed)
+    models = [c.model for c in todo]
+    results = run_cells(s, todo, progress, NAME, need_runs=True)  # loads them
     out: dict[str, Any] = {}
     figs: dict[str, Any] = {}
     for r in results:

@@ -536,11 +536,12 @@ def figure(nrows: int, ncols: int, width: float = 4.0, height: float = 3.2) -> t
     return fig, [ax for row in axes for ax in row]
 
 
-def prepare_out(out: Path, inputs: Sequence[Path] = ()) -> None:
+def prepare_out(out: Path, inputs: Sequence[Path] = (), write: bool = True) -> None:
     """Make ``out`` an experiments folder, or check that it is one (resumed); refuse anything else.
 
-    Never an input or inside/around one; absent or empty: created and marked; marked ``experiments``:
-    resumed; anything else (a folder hhfan's experiments did not write, a file, a link): refused.
+    Never an input or inside/around one; absent or empty: created and marked (unless ``write`` is False: only
+    checked); marked ``experiments``: resumed; anything else (a folder hhfan's experiments did not write, a
+    file, a link): refused.
     """
     out = Path(out)
     check_not_input(out, inputs)
@@ -550,28 +551,32 @@ def prepare_out(out: Path, inputs: Sequence[Path] = ()) -> None:
         raise OutputError(f"--out {out} exists and was not written by hhfan experiment (no {KIND} marker); "
                           "experiments resume only in their own folder: choose another --out")
     check_dir_output(out, KIND, inputs=inputs)  # a file or a link in the way: refused with its own message
-    out.mkdir(parents=True, exist_ok=True)
-    write_marker(out, KIND)
+    if write:
+        out.mkdir(parents=True, exist_ok=True)
+        write_marker(out, KIND)
 
 
-def prepare(out: Path, data: Path | None = None, quick: Quick | None = None, **kwargs: Any) -> Setting:
-    """The :class:`Setting` of an experiment in ``out``: checks the folder, and with ``quick`` writes its world.
+def prepare(out: Path, data: Path | None = None, quick: Quick | None = None, write: bool = True,
+            **kwargs: Any) -> Setting:
+    """The :class:`Setting` of an experiment in ``out``: checks the folder, and with ``quick`` writes its world
+    (with ``write`` False, for a plan: checks only; the quick world is made in memory).
 
     Exactly one of ``data`` and ``quick`` must be given. ``paper_dataset`` (in ``kwargs``) defaults to the
     paper's name of the dataset's own name (``ml-1m`` -> ``MLs``; a synthetic world: None).
     """
     from hhfan.data.io import read_dataset
+    from hhfan.data.synth import generate
 
     if (data is None) == (quick is None):
         raise ValueError("give --data DIR (a dataset written by `hhfan data import`) or --quick (a built-in "
                          "synthetic world), not both" if data is not None else
                          "--data DIR is required (a dataset written by `hhfan data import`), or pass --quick")
     out = Path(out)
-    prepare_out(out, [data] if data is not None else [])
+    prepare_out(out, [data] if data is not None else [], write=write)
     if quick is not None:
-        data = _quick_data(out / "data", quick.world)
+        data = _quick_data(out / "data", quick.world) if write else out / "data"
     assert data is not None
-    ds = read_dataset(data)  # fails fast on a bad --data
+    ds = generate(quick.world) if quick is not None and not write else read_dataset(data)  # fails fast if bad
     if "paper_dataset" not in kwargs:
         kwargs["paper_dataset"] = paper_dataset(ds.name)
     return Setting(data=Path(data), out=out, quick=quick, info=dataset_info(data, ds), **kwargs)

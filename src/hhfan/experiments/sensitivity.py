@@ -149,13 +149,9 @@ def plot(doc: dict[str, Any], proto: str, metric: str) -> Any:
     return fig
 
 
-def run(s: Setting, progress: Progress | None = None, grid: Mapping[str, Sequence[int]] | None = None
-        ) -> dict[str, Any]:
-    """Train every grid point (reusing finished runs), write ``OUT/sensitivity/`` and return its JSON document.
-
-    ``grid`` defaults to the paper's :data:`GRID`; with ``--quick`` its d values are the quick mode's
-    ``sensitivity_dims`` (said in the JSON and the Markdown).
-    """
+def resolve_grid(s: Setting, grid: Mapping[str, Sequence[int]] | None) -> tuple[dict[str, Sequence[int]], str]:
+    """The grid to run (``grid``, else the paper's :data:`GRID`, with ``--quick``'s d values) and a note saying
+    how it departs from the paper's (``""`` if not). Raises ValueError for an unknown parameter."""
     note = ""
     if grid is None:
         grid = dict(GRID)
@@ -166,9 +162,26 @@ def run(s: Setting, progress: Progress | None = None, grid: Mapping[str, Sequenc
     unknown = [p for p in grid if p not in GRID]
     if unknown:
         raise ValueError(f"unknown sensitivity parameter(s) {', '.join(unknown)}; choose from {', '.join(GRID)}")
+    return dict(grid), note
+
+
+def planned(s: Setting, grid: Mapping[str, Sequence[int]] | None = None) -> list[Cell]:
+    """The cells :func:`run` trains with these arguments (for ``hhfan experiment --plan``)."""
     models = list(s.models) if s.models is not None else list(DEFAULT_MODELS)
     check_family(models)
-    todo = cells(s, models, grid)
+    return cells(s, models, resolve_grid(s, grid)[0])
+
+
+def run(s: Setting, progress: Progress | None = None, grid: Mapping[str, Sequence[int]] | None = None
+        ) -> dict[str, Any]:
+    """Train every grid point (reusing finished runs), write ``OUT/sensitivity/`` and return its JSON document.
+
+    ``grid`` defaults to the paper's :data:`GRID`; with ``--quick`` its d values are the quick mode's
+    ``sensitivity_dims`` (said in the JSON and the Markdown).
+    """
+    grid, note = resolve_grid(s, grid)
+    models = list(s.models) if s.models is not None else list(DEFAULT_MODELS)
+    todo = planned(s, grid)
     results = run_cells(s, todo, progress, NAME)
     doc = {**header(s, NAME), "rate": RATE, "models": models, "grid": {p: list(v) for p, v in grid.items()},
            "paper_choice": dict(CHOSEN), "grid_note": note or None,

@@ -152,11 +152,16 @@ def plot(doc: dict[str, Any]) -> Any:
     return fig
 
 
+def planned(s: Setting, rates: Sequence[float] = RATES) -> list[Cell]:
+    """The cells :func:`run` trains with these arguments (for ``hhfan experiment --plan``)."""
+    return cells(s, rates)
+
+
 def run(s: Setting, progress: Progress | None = None, rates: Sequence[float] = RATES) -> dict[str, Any]:
     """Train every cell (reusing finished ones), write ``OUT/tables/`` and return its JSON document."""
     from hhfan.data.io import read_dataset
 
-    todo = cells(s, rates)
+    todo = planned(s, rates)
     results = run_cells(s, todo, progress, NAME)
     user = read_dataset(s.data).interactions.user
     doc = {**header(s, NAME, rates), "rates": list(rates), "models": list(dict.fromkeys(r.cell.model for r in results)),

@@ -17,6 +17,7 @@ import numpy as np
 
 from hhfan.data.dataset import DatasetError
 from hhfan.experiments.common import (
+    Cell,
     Progress,
     Setting,
     cell_metrics,
@@ -116,6 +117,11 @@ def plot(doc: dict[str, Any], protocol: str) -> Any:
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     return fig
+
+
+def planned(s: Setting, rate: float = 0.8) -> list[Cell]:
+    """No cell: ``topk`` trains nothing, it reads the runs of ``tables`` (for ``hhfan experiment --plan``)."""
+    return []
 
 
 def run(s: Setting, progress: Progress | None = None, rate: float = 0.8) -> dict[str, Any]:
