@@ -2,6 +2,7 @@
 
     python benchmarks/ledger.py list
     python benchmarks/ledger.py backfill --results benchmarks/results/cold_tiktok.json --dataset tiktok
+    python benchmarks/ledger.py rekey --dataset ml-1m --old c812178d --why "what differs, how it was checked"
 
 ``backfill`` records, for every model and seed of a results file written by ``benchmarks/cold.py`` or
 ``benchmarks/compare.py``, the per-seed test metrics it holds under the config that model and seed resolve to
@@ -9,6 +10,10 @@ now (the file's ``configs`` folder and ``overrides``, the seed): the run that pr
 scripts refuse a run directory of any other config. What a results file does not keep is marked: the entry has
 no training log, its wall time is the model's mean over its seeds, and its ``source`` names the file and the
 commit that last wrote it. Use it only with a results file written at the presets of the current commit.
+
+``rekey`` moves the entries of an old data fingerprint to the dataset's fingerprint as imported now
+(:func:`hhfan.ledger.rekey`), for an import that changed only at float-noise level; ``--why`` is appended to
+each entry's ``source``.
 """
 
 from __future__ import annotations
@@ -59,12 +64,24 @@ def main() -> None:
     from hhfan.ledger import entries, entry_path
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("action", choices=("list", "backfill"))
+    ap.add_argument("action", choices=("list", "backfill", "rekey"))
     ap.add_argument("--ledger", type=Path, default=LEDGER)
     ap.add_argument("--results", type=Path)
     ap.add_argument("--dataset", choices=sorted(SOURCES))
     ap.add_argument("--runs", type=Path, default=REPO / "runs" / "compare", help="where the data is imported")
+    ap.add_argument("--old", help="rekey: the old data fingerprint (a prefix of >= 8 hex digits)")
+    ap.add_argument("--why", help="rekey: what differs between the old and the new data, and how it was checked")
     a = ap.parse_args()
+    if a.action == "rekey":
+        from hhfan.data.io import read_dataset
+        from hhfan.ledger import rekey
+
+        if a.dataset is None or not a.old or not a.why:
+            raise SystemExit("rekey needs --dataset NAME, --old FINGERPRINT and --why TEXT")
+        new = read_dataset(ensure_data(a.dataset, a.runs)).fingerprint()
+        moved, dropped = rekey(a.ledger, a.old, new, a.why)
+        print(f"{moved} entries re-keyed to {new[:12]}, {dropped} dropped (already held for the new data)")
+        return
     if a.action == "backfill":
         if a.results is None or a.dataset is None:
             raise SystemExit("backfill needs --results FILE and --dataset NAME")

@@ -10,7 +10,17 @@ import pytest
 
 from hhfan.compare import compare, run_config, sources_note
 from hhfan.data.io import read_dataset
-from hhfan.ledger import LedgerEntry, LedgerError, entry_path, lookup, plain_config, read_entry, record, run_key
+from hhfan.ledger import (
+    LedgerEntry,
+    LedgerError,
+    entry_path,
+    lookup,
+    plain_config,
+    read_entry,
+    record,
+    rekey,
+    run_key,
+)
 
 QUICK = ["train.epochs=2", "train.num_threads=1", "graph.codewords=8", "sampler.num_collect=40"]
 
@@ -86,3 +96,23 @@ def test_backfilled_runs_are_named_in_the_results(synthetic_world: Path, tmp_pat
     assert "Most-popular 0 (from old.json)" in (sources_note(doc["results"]) or "")
     assert "from old.json" in (tmp_path / "out" / "compare.md").read_text()
     assert sources_note({"pop": {"sources": {"0": "trained"}}}) is None
+
+
+def test_rekey_moves_entries_to_the_new_fingerprint_and_keeps_runs_of_the_new_data(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    old, new = "a" * 64, "b" * 64
+    base = dict(seed=0, metrics={"full": {"ndcg@20": 0.5}}, wall_seconds=3.0, epochs=2, seconds_per_epoch=1.5,
+                train_log=None, source="trained")
+    for model, fp, value in (("pop", old, 0.1), ("bprmf", old, 0.2), ("bprmf", new, 0.3), ("fm", "c" * 64, 0.4)):
+        cfg = {"model_name": model, "x": 1}
+        record(ledger, LedgerEntry(model=model, fingerprint=fp, config=cfg, **{**base, "metrics": {"v": value}}))
+    with pytest.raises(ValueError, match="prefix"):
+        rekey(ledger, "aa", new, "why")
+    assert rekey(ledger, "aaaaaaaa", new, "same data up to float noise") == (1, 1)
+    pop = lookup(ledger, "pop", {"model_name": "pop", "x": 1}, new)
+    assert pop is not None and pop.metrics == {"v": 0.1} and pop.fingerprint == new
+    assert pop.source == "trained; re-keyed from data fingerprint aaaaaaaaaaaa: same data up to float noise"
+    bprmf = lookup(ledger, "bprmf", {"model_name": "bprmf", "x": 1}, new)
+    assert bprmf is not None and bprmf.metrics == {"v": 0.3}  # the run on the new data is kept
+    assert lookup(ledger, "pop", {"model_name": "pop", "x": 1}, old) is None
+    assert sorted(p.parent.name for p in ledger.glob("*/*.json")) == ["bprmf", "fm", "pop"]  # other data untouched

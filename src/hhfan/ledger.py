@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +130,31 @@ def record(ledger: Path, entry: LedgerEntry) -> Path:
         with atomic_file(path) as tmp:
             tmp.write_text(entry.to_json(), encoding="utf-8")
     return path
+
+
+def rekey(ledger: Path, old: str, new: str, why: str) -> tuple[int, int]:
+    """Move every entry of data fingerprint ``old`` (a prefix of at least 8 hex digits) to fingerprint ``new``.
+
+    For data that is the same dataset up to float noise, when only its fingerprint changed (an importer whose
+    last bits varied with the machine, then made exact): the runs stay findable. Each moved entry's ``source``
+    gains ``why``, which must say what differs and how it was checked; an entry already held under the new key
+    (trained on the new data) is kept and the old one dropped. Returns ``(moved, dropped)``.
+    """
+    if len(old) < 8 or len(new) != 64:
+        raise ValueError("rekey needs an old fingerprint prefix of >= 8 hex digits and a full new fingerprint")
+    moved = dropped = 0
+    for e in list(entries(ledger)):
+        if not e.fingerprint.startswith(old) or e.fingerprint == new:
+            continue
+        path = entry_path(ledger, e.model, e.config, e.fingerprint)
+        if lookup(ledger, e.model, e.config, new) is None:
+            record(ledger, replace(e, fingerprint=new,
+                                   source=f"{e.source}; re-keyed from data fingerprint {e.fingerprint[:12]}: {why}"))
+            moved += 1
+        else:
+            dropped += 1
+        path.unlink()
+    return moved, dropped
 
 
 def plain_config(cfg: Any) -> dict[str, Any]:
