@@ -116,9 +116,10 @@ def run_entry(model: str, seed: int, run_dir: Path, config: dict[str, Any], fing
     log = read_train_log(run_dir)
     stamp = json.loads((run_dir / "wall.json").read_text()) if (run_dir / "wall.json").exists() else {}
     secs = [r["seconds"] for r in log]
+    train = read_config(run_dir)[0].train
     return LedgerEntry(model, seed, fingerprint, config, json.loads((run_dir / "metrics.json").read_text()),
                        float(stamp.get("wall_seconds", sum(secs))), len(log),
-                       float(np.median(secs)) if secs else 0.0, log, "trained")
+                       float(np.median(secs)) if secs else 0.0, log, "trained", train.device, train.num_threads)
 
 
 def _record(entry: LedgerEntry) -> RunRecord:

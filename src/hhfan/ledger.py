@@ -55,6 +55,9 @@ class LedgerEntry:
         seconds_per_epoch: median seconds per epoch (training + validation).
         train_log: the per-epoch records of ``train_log.jsonl``, or None when only the test figures were kept.
         source: where the figures came from (``"trained"``, or a sentence naming an earlier results file).
+        device: ``train.device`` the run was trained on (``""``: not recorded, entries written before this
+            field, all on the CPU); not part of the key.
+        threads: its ``train.num_threads`` (0: torch's default, or not recorded); not part of the key.
     """
 
     model: str
@@ -67,6 +70,8 @@ class LedgerEntry:
     seconds_per_epoch: float
     train_log: list[dict[str, Any]] | None
     source: str
+    device: str = ""
+    threads: int = 0
 
     def to_json(self) -> str:
         """The entry file's text (one JSON object; format :data:`FORMAT`)."""

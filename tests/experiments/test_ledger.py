@@ -59,3 +59,16 @@ def test_topk_names_a_backfilled_entry_without_every_k(tmp_path: Path) -> None:
 
     with pytest.raises(DatasetError, match=r"lack some K of 1\.\.10"):
         topk.run(s)
+
+
+def test_a_ledger_cell_reports_the_device_and_threads_it_was_trained_on(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    doc = tables.run(tiny_setting(tmp_path / "a", models=("pop",), ledger=ledger), rates=(0.8,))
+    path = ledger / doc["cells"][0]["ledger"]
+    entry = json.loads(path.read_text())
+    assert (entry["device"], entry["threads"]) == ("cpu", 1)  # the run's own train.device / num_threads
+    path.write_text(json.dumps({**entry, "device": "cuda"}))  # as if trained on a lent GPU (not in the key)
+    shutil.rmtree(tmp_path / "a")
+    again = tables.run(tiny_setting(tmp_path / "b", models=("pop",), ledger=ledger), rates=(0.8,))
+    assert again["cells"][0]["from_ledger"] and again["cells"][0]["device"] == "cuda"
+    assert set(again["compute"]["by_device"]) == {"gpu"}

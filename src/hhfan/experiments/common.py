@@ -360,7 +360,7 @@ def _ledger_result(cell: Cell, run_dir: Path, cfg: RunConfig, entry: LedgerEntry
                    ledger: Path) -> CellResult:
     """A cell's result from its ledger entry (run directory: where it would run)."""
     path = entry_path(ledger, entry.model, entry.config, entry.fingerprint)
-    return CellResult(cell, run_dir, entry.metrics, entry.wall_seconds, cfg.train.device, cfg.train.num_threads,
+    return CellResult(cell, run_dir, entry.metrics, entry.wall_seconds, entry.device or "cpu", entry.threads,
                       entry.epochs, entry.seconds_per_epoch, False, str(preset) if preset is not None else None,
                       str(path.relative_to(ledger)), True)
 
