@@ -91,3 +91,22 @@ def test_experiment_cells_of_one_split_build_one_graph(world: Path, tmp_path: Pa
     assert os.path.samefile(results[0].run_dir / "graph" / "split.npz", results[2].run_dir / "graph" / "split.npz")
     assert not os.path.samefile(results[1].run_dir / "graph" / "split.npz",
                                 results[3].run_dir / "graph" / "split.npz")
+
+
+def test_two_processes_building_one_shared_graph_both_succeed(world: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # parallel cells (`hhfan experiment --workers`): another process saves the same key while this one builds
+    ds = read_dataset(world)
+    cfg = resolve(RunConfig, overrides=QUICK)
+    cache = tmp_path / "cache"
+    entry = cache / graph_key(cfg, ds)
+
+    def raced(ds_: Any, config: Any = None, **kw: Any) -> Any:
+        art = build_artifacts(ds_, config, **kw)
+        art.save(entry)  # the other process wins the race
+        return art
+
+    monkeypatch.setattr(runner, "build_artifacts", raced)
+    assert runner.shared_graph(cache, ds, cfg, tmp_path / "run" / "graph") is False
+    assert (tmp_path / "run" / "graph" / "neighbors.npz").is_file()
+    assert sorted(p.name for p in cache.iterdir()) == [entry.name]  # no temporary left behind

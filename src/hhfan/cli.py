@@ -627,6 +627,9 @@ def experiment_cmd(
                                                       "beside ours: MLs | Tiktok | Kwai (default: from the "
                                                       "dataset's name).")] = None,
     ledger: LedgerOpt = None,
+    workers: Annotated[int, typer.Option("--workers", help="Runs trained at once, each in its own process (set "
+                                         "train.num_threads so that workers x threads fits the cores; e.g. 2 "
+                                         "workers x 1 thread on 2 cores).")] = 1,
     plan: Annotated[bool, typer.Option("--plan", help="Print what the command would train, resume and take "
                                        "from finished runs or the ledger, with the CPU minutes it would cost "
                                        "(from runs already done); run and write nothing.")] = False,
@@ -650,6 +653,8 @@ def experiment_cmd(
         _fail(f"--user is an option of case-study, not of {name}", 2)
     if rates is not None and name not in ("tables", "ablation"):
         _fail(f"--rates is an option of tables and ablation, not of {name}", 2)
+    if workers < 1:
+        _fail(f"--workers must be >= 1, got {workers}", 2)
     if paper_dataset is not None and paper_dataset not in PAPER_DATASETS:
         _fail(f"--paper-dataset must be one of {', '.join(PAPER_DATASETS)}, got {paper_dataset!r}", 2)
     with _errors():
@@ -664,8 +669,8 @@ def experiment_cmd(
         extra: dict[str, Any] = {} if paper_dataset is None else {"paper_dataset": paper_dataset}
         if ledger is not None:
             extra["ledger"] = _ledger_dir(ledger)
-        setting = prepare(out, data, Quick() if quick else None, write=not plan, configs=configs, models=names,
-                          seeds=seed_counts, overrides=tuple(overrides or ()),
+        setting = prepare(out, data, Quick() if quick else None, write=not plan, workers=workers, configs=configs,
+                          models=names, seeds=seed_counts, overrides=tuple(overrides or ()),
                           command="hhfan " + shlex.join(sys.argv[1:]), **extra)
         module = importlib.import_module(MODULES[name])
         kwargs: dict[str, Any] = {"user": user} if name == "case-study" else {}

@@ -32,6 +32,7 @@ from hhfan.config import ConfigError, from_dict, resolve, to_dict
 from hhfan.data.atomic import atomic_dir, atomic_file
 from hhfan.data.dataset import Dataset, DatasetError
 from hhfan.data.io import read_dataset
+from hhfan.data.outputs import OutputError
 from hhfan.data.split import HOLDOUT_RULE, TEST, TRAIN, VAL, SplitConfig
 from hhfan.eval.protocols import EvalConfig, cold_start_subsets, evaluate, evaluate_subset, unseen_subset
 from hhfan.graph.artifacts import GraphArtifacts, GraphBuildConfig, build_artifacts
@@ -328,7 +329,8 @@ def shared_graph(cache: Path, ds: Dataset, cfg: RunConfig, target: Path, say: Sa
     """Put the graph of ``cfg`` on ``ds`` at ``target``, building it only if ``cache`` does not hold it yet.
 
     The cache holds one GRAPH_DIR per :func:`graph_key` (``cache/<key>``, written atomically, so a build killed
-    half-way leaves nothing behind). Its files are hard-linked into ``target`` (copied where the file system
+    half-way leaves nothing behind; two processes building the same key at once both succeed, the first save
+    kept). Its files are hard-linked into ``target`` (copied where the file system
     cannot link); nothing writes into a graph once built, so the runs share the files. ``target`` is then an
     ordinary graph/ of its run (checked against the run's config as always). Returns whether it was built.
     """
@@ -336,7 +338,12 @@ def shared_graph(cache: Path, ds: Dataset, cfg: RunConfig, target: Path, say: Sa
     built = not entry.is_dir()
     if built:
         art = build_artifacts(ds, cfg.build_config(), say=say, progress=on_sample)
-        art.save(entry)
+        try:
+            art.save(entry)
+        except (OSError, OutputError):  # exists (FileExistsError) or appeared during the rename (ENOTEMPTY)
+            if not entry.is_dir():
+                raise
+            built = False  # another process (a parallel cell) saved the same graph first: it is this one
     else:
         say(f"reusing the graph of {entry.name} (same split, graph and sampler settings)")
     with atomic_dir(target, "graph") as tmp:

@@ -116,3 +116,21 @@ def test_compute_and_machine_recorded(done: Done) -> None:
     assert set(doc["machine"]) >= {"cpu_count", "torch_threads", "cuda"} and doc["machine"]["cpu_count"] >= 1
     assert machine()["cpus_usable"] >= 1
     assert compute([]) ["seconds"] == 0.0
+
+
+def test_cells_in_parallel_processes_are_the_runs_trained_one_by_one(tmp_path: Path) -> None:
+    from hhfan.experiments import tables
+    from tests.experiments.conftest import tiny_setting
+
+    ledger = tmp_path / "ledger"
+    one = tables.run(tiny_setting(tmp_path / "one", models=("pop", "bprmf", "hhfan")), rates=(0.8,))
+    seen: list[tuple[str, int, int]] = []
+    two = tables.run(tiny_setting(tmp_path / "two", models=("pop", "bprmf", "hhfan"), workers=2, ledger=ledger),
+                     progress=lambda what, done, total: seen.append((what, done, total)), rates=(0.8,))
+    assert [c["metrics"] for c in two["cells"]] == [c["metrics"] for c in one["cells"]]
+    assert all(c["trained_now"] for c in two["cells"]) and two["compute"]["trained_now"] == 3
+    assert len(list(ledger.glob("*/*.json"))) == 3  # each recorded as it finished
+    assert seen[0] == ("tables: 3 runs, 2 at a time", 0, 3) and seen[-1] == ("tables: done", 3, 3)
+    assert sorted(w for w, _, _ in seen[1:-1]) == ["tables: finished bprmf rate 0.8 base seed 0",
+                                                   "tables: finished hhfan rate 0.8 base seed 0",
+                                                   "tables: finished pop rate 0.8 base seed 0"]

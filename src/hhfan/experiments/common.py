@@ -123,6 +123,7 @@ class Setting:
             when first needed).
         ledger: a run ledger (:mod:`hhfan.ledger`): a cell whose run is recorded there and not on disk is taken
             from it instead of trained, and every cell trained is recorded; None = none.
+        workers: how many runs train at once, each in its own process (1: one after another in this one).
     """
 
     data: Path
@@ -136,6 +137,7 @@ class Setting:
     command: str = ""
     info: Mapping[str, Any] = field(default_factory=dict)
     ledger: Path | None = None
+    workers: int = 1
 
     def seeds_for(self, model: str) -> list[int]:
         """The seeds of ``model``: ``0..N-1``."""
@@ -324,36 +326,76 @@ def run_cells(s: Setting, cells: Sequence[Cell], progress: Progress | None = Non
     Every config is resolved before the first run, so a bad preset or override fails at once. Two cells with
     the same run directory (an ablation flag the preset already sets) are trained once. With ``s.ledger`` a
     cell without a finished run directory whose run the ledger holds is taken from it (unless ``need_runs``:
-    the caller loads the models), and every run finished here is recorded there.
+    the caller loads the models), and every run finished here is recorded there. With ``s.workers`` > 1 the
+    runs to train go to that many processes at once (each run is the same as trained alone: its own config,
+    seeds and ``train.num_threads``).
     """
     cfgs = [cell_config(s, c) for c in cells]
     dirs = [run_dir_of(s, c, cfg) for c, cfg in zip(cells, cfgs, strict=True)]
     fp = read_dataset(s.data).fingerprint() if s.ledger is not None else ""
+    plain = [plain_config(cfg) if s.ledger is not None else {} for cfg in cfgs]
+    entries: list[LedgerEntry | None] = []
+    todo: dict[Path, tuple[Cell, RunConfig]] = {}
+    for cell, cfg, run_dir, pc in zip(cells, cfgs, dirs, plain, strict=True):
+        on_disk = (run_dir / "metrics.json").exists()
+        entry = lookup(s.ledger, cell.model, pc, fp) if s.ledger is not None and not on_disk else None
+        entries.append(entry if not need_runs else None)
+        if entries[-1] is None:
+            todo.setdefault(run_dir, (cell, cfg))
+
+    def ended(d: Path) -> None:  # recorded at once: a session cut short keeps every run it finished
+        if s.ledger is not None:
+            cell, cfg = todo[d]
+            record(s.ledger, run_entry(cell.model, cell.seed, d, plain_config(cfg), fp))
+
+    trained = _train(s, todo, progress, what, len(cells), ended)
     out: list[CellResult] = []
-    done: dict[Path, bool] = {}
-    for i, (cell, cfg, run_dir) in enumerate(zip(cells, cfgs, dirs, strict=True)):
-        if progress is not None:
-            progress(f"{what}: {cell.model} rate {cell.rate:g} {cell.label or 'base'} seed {cell.seed}", i,
-                     len(cells))
+    for cell, cfg, run_dir, pc, entry in zip(cells, cfgs, dirs, plain, entries, strict=True):
         preset = preset_path(s, cell.model)
-        finished = (run_dir / "metrics.json").exists()
-        plain = plain_config(cfg) if s.ledger is not None else {}
-        entry = lookup(s.ledger, cell.model, plain, fp) if s.ledger is not None and not finished else None
-        if entry is not None and s.ledger is not None and not need_runs:
+        if entry is not None and s.ledger is not None:
             out.append(_ledger_result(cell, run_dir, cfg, entry, preset, s.ledger))
             continue
-        if run_dir not in done:
-            before = _wall(run_dir) if finished else None
-            ensure_run(s.data, run_dir, cfg, graph_cache=s.out / "graphs")  # cells of one split share its graph
-            done[run_dir] = before is None or _wall(run_dir) != before
-        res = _result(cell, run_dir, cfg, done[run_dir], preset)
+        res = _result(cell, run_dir, cfg, trained[run_dir], preset)
         if s.ledger is not None:
-            path = record(s.ledger, run_entry(cell.model, cell.seed, run_dir, plain, fp))
+            path = record(s.ledger, run_entry(cell.model, cell.seed, run_dir, pc, fp))
             res = dataclasses.replace(res, ledger_entry=str(path.relative_to(s.ledger)))
         out.append(res)
     if progress is not None:
         progress(f"{what}: done", len(cells), len(cells))
     return out
+
+
+def _train(s: Setting, todo: Mapping[Path, tuple[Cell, RunConfig]], progress: Progress | None, what: str,
+           total: int, finished: Callable[[Path], None]) -> dict[Path, bool]:
+    """Train (or finish) the run of every ``todo`` directory, in ``s.workers`` processes, calling ``finished``
+    on each as it ends; return for each whether this call trained anything in it (a finished run is reused)."""
+    before = {d: _wall(d) if (d / "metrics.json").exists() else None for d in todo}
+    cache = s.out / "graphs"  # cells of one split share its graph
+    done = total - len(todo)
+
+    def name(cell: Cell) -> str:
+        return f"{cell.model} rate {cell.rate:g} {cell.label or 'base'} seed {cell.seed}"
+
+    if s.workers <= 1 or len(todo) <= 1:
+        for i, (d, (cell, cfg)) in enumerate(todo.items()):
+            if progress is not None:
+                progress(f"{what}: {name(cell)}", done + i, total)
+            ensure_run(s.data, d, cfg, graph_cache=cache)
+            finished(d)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        if progress is not None:
+            progress(f"{what}: {len(todo)} runs, {s.workers} at a time", done, total)
+        with ProcessPoolExecutor(s.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(ensure_run, s.data, d, cfg, cache): d for d, (_, cfg) in todo.items()}
+            for i, fut in enumerate(as_completed(futures)):
+                fut.result()  # a failed run fails the experiment, with its own message
+                finished(futures[fut])
+                if progress is not None:
+                    progress(f"{what}: finished {name(todo[futures[fut]][0])}", done + i + 1, total)
+    return {d: before[d] is None or _wall(d) != before[d] for d in todo}
 
 
 def _ledger_result(cell: Cell, run_dir: Path, cfg: RunConfig, entry: LedgerEntry, preset: Path | None,
