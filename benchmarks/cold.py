@@ -151,6 +151,8 @@ def main() -> None:
     ap.add_argument("--runs", type=Path, default=REPO / "runs" / "compare")
     ap.add_argument("--results", default="", help="results file name without extension (default: cold_<dataset>, "
                     "with --predefined cold_subset_tiktok)")
+    ap.add_argument("--workers", type=int, default=1, help="runs trained at once, each in its own process and "
+                    "then at one thread (train.num_threads=1); e.g. 2 on 2 cores")
     ap.add_argument("--ledger", default=str(LEDGER), help="run ledger: runs recorded there are not trained again, "
                     "runs trained are recorded ('' for none; default benchmarks/ledger)")
     a = ap.parse_args()
@@ -167,9 +169,11 @@ def main() -> None:
     data = ensure_data(a.dataset, a.runs)
     seeds = {m: list(range(counts.get(m, counts["*"]))) for m in models}
     out, overrides = (a.runs / a.dataset, ()) if a.predefined else (a.runs / f"{a.dataset}-cold", COLD)
+    if a.workers > 1:  # threads are not part of a run's identity (the ledger key ignores them)
+        overrides = (*overrides, "train.num_threads=1")
     doc = compare(data, models, seeds, out, REPO / "configs" / a.dataset, overrides,
                   on_run=lambda m, s, i, n: print(f"[{i + 1}/{n}] {m} seed {s}", flush=True),
-                  ledger=Path(a.ledger) if a.ledger else None)
+                  ledger=Path(a.ledger) if a.ledger else None, workers=a.workers)
     doc.update(dataset=a.dataset, configs=f"configs/{a.dataset}", overrides=list(overrides),
                data=f"imported from ../shared/data ({SOURCES[a.dataset][0]})",
                command="python benchmarks/cold.py " + " ".join(sys.argv[1:]))

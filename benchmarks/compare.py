@@ -37,6 +37,8 @@ def main() -> None:
     ap.add_argument("--one-seed", default="", help="comma-separated models run on seed 0 only (cost)")
     ap.add_argument("--runs", type=Path, default=REPO / "runs" / "compare")
     ap.add_argument("--set", dest="sets", action="append", default=[], help="extra key=value overrides")
+    ap.add_argument("--workers", type=int, default=1, help="runs trained at once, each in its own process "
+                    "(with --set train.num_threads=1 on 2 cores: --workers 2)")
     ap.add_argument("--ledger", default=str(LEDGER), help="run ledger: runs recorded there are not trained again, "
                     "runs trained are recorded ('' for none; default benchmarks/ledger)")
     ap.add_argument("--results", default="", help="results file name without extension (default: "
@@ -49,7 +51,7 @@ def main() -> None:
     seeds = {m: [0] if m in few else list(range(a.seeds)) for m in models}
     doc = compare(data, models, seeds, out, REPO / "configs" / a.dataset, a.sets,
                   on_run=lambda m, s, i, n: print(f"[{i + 1}/{n}] {m} seed {s}", flush=True),
-                  ledger=Path(a.ledger) if a.ledger else None)
+                  ledger=Path(a.ledger) if a.ledger else None, workers=a.workers)
     doc["configs"] = f"configs/{a.dataset}"
     doc["data"] = f"imported from ../shared/data ({SOURCES[a.dataset][0]})"
     doc["paper_table2"] = {m: paper_table2(a.dataset, m) for m in PAPER_NAMES if paper_table2(a.dataset, m)}

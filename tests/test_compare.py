@@ -178,3 +178,21 @@ def test_cold_table_says_cannot_score_and_margins_compare_against_the_best_other
     assert m["hhfan"]["recall@20"]["best_other"] == "fm" and m["hhfan"]["recall@20"]["relative"] == pytest.approx(-0.2)
     assert m["hhfan"]["ndcg@20"]["seeds_ahead"] == [1, 1]  # paired on seed 0, the only seed fm ran
     assert m["hhfan"]["recall@20"]["seeds_ahead"] == [0, 1]
+
+
+def test_runs_in_parallel_processes_match_the_runs_one_by_one(compared: Path, synthetic_world: Path,
+                                                              tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    calls: list[tuple[str, int, int, int]] = []
+    doc = compare(synthetic_world, ["pop", "bprmf"], [0, 1], tmp_path / "par", overrides=QUICK, ledger=ledger,
+                  workers=2, on_run=lambda m, s, d, n: calls.append((m, s, d, n)))
+    for model in ("pop", "bprmf"):  # the fixture's runs, trained one by one
+        one = {str(s): json.loads((compared / "runs" / model / f"seed{s}" / "metrics.json").read_text())
+               for s in (0, 1)}
+        assert doc["results"][model]["per_seed"] == one
+    assert len(list(ledger.glob("*/*.json"))) == 4
+    assert sorted((m, s) for m, s, _, _ in calls) == [("bprmf", 0), ("bprmf", 1), ("pop", 0), ("pop", 1)]
+    assert [d for _, _, d, _ in calls] == [1, 2, 3, 4]  # counted as each ends
+    res = CliRunner().invoke(app, ["compare", "--data", str(synthetic_world), "--models", "pop", "--workers", "0",
+                                   "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1 and "--workers must be >= 1" in res.output and "Traceback" not in res.output

@@ -429,6 +429,8 @@ def compare_cmd(
                        ] = None,
     overrides: SetOpt = None,
     ledger: LedgerOpt = None,
+    workers: Annotated[int, typer.Option("--workers", help="Runs trained at once, each in its own process (set "
+                                         "train.num_threads so that workers x threads fits the cores).")] = 1,
 ) -> None:
     """Train several models side by side (same splits, trainer, protocols); write mean ± std tables."""
     from hhfan.compare import compare, parse_models
@@ -438,6 +440,8 @@ def compare_cmd(
         _check_run_dir(out, data)
         if seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {seeds}")
+        if workers < 1:
+            raise ValueError(f"--workers must be >= 1, got {workers}")
         if configs is not None and not configs.is_dir():
             raise FileNotFoundError(f"--configs {configs}: not a directory")
         names = parse_models(models)
@@ -447,7 +451,7 @@ def compare_cmd(
                 _say(f"{model} seed {seed}")
 
             doc = compare(data, names, list(range(seeds)), out, configs, list(overrides or []), on_run,
-                          _ledger_dir(ledger))
+                          _ledger_dir(ledger), workers)
             bar(len(names) * seeds, len(names) * seeds)
     typer.echo((out / "compare.md").read_text())
     console.print(Text.assemble(("done", "green"), f": {out}/compare.json ({len(doc['results'])} models)"))

@@ -127,35 +127,72 @@ def _record(entry: LedgerEntry) -> RunRecord:
                      entry.seconds_per_epoch, entry.source)
 
 
+def train_runs(data_dir: Path, jobs: Mapping[Path, RunConfig], graph_cache: Path | None, workers: int = 1,
+               on_start: Callable[[Path], None] | None = None, on_done: Callable[[Path], None] | None = None
+               ) -> None:
+    """:func:`ensure_run` every ``run_dir -> config`` of ``jobs``: one after another, or with ``workers`` > 1 in
+    that many processes at once (spawned; each run is the same as trained alone: its config, seeds, threads).
+
+    ``on_start`` is called before each run (one after another only), ``on_done`` after each, as it ends (so a
+    caller can record it at once). A failed run raises its own error once the runs under way have ended.
+    """
+    if workers <= 1 or len(jobs) <= 1:
+        for run_dir, cfg in jobs.items():
+            if on_start is not None:
+                on_start(run_dir)
+            ensure_run(data_dir, run_dir, cfg, graph_cache=graph_cache)
+            if on_done is not None:
+                on_done(run_dir)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(ensure_run, data_dir, d, cfg, graph_cache): d for d, cfg in jobs.items()}
+        for fut in as_completed(futures):
+            fut.result()
+            if on_done is not None:
+                on_done(futures[fut])
+
+
 def run_all(data_dir: Path, models: Sequence[str], seeds: Sequence[int] | Mapping[str, Sequence[int]], out: Path,
             configs: Path | None = None, overrides: Sequence[str] = (),
-            on_run: Callable[[str, int, int, int], None] | None = None, ledger: Path | None = None
-            ) -> list[RunRecord]:
+            on_run: Callable[[str, int, int, int], None] | None = None, ledger: Path | None = None,
+            workers: int = 1) -> list[RunRecord]:
     """Train every ``(model, seed)`` (reusing finished runs), return their records in model-major order.
 
     ``seeds`` is one list for every model, or a mapping ``model -> seeds`` (fewer seeds for costly models).
     With ``ledger`` (:mod:`hhfan.ledger`) a run the ledger holds is taken from it and not trained, and every
-    other run is recorded there once finished.
+    other run is recorded there as soon as it is finished. ``workers``: runs trained at once (see
+    :func:`train_runs`). ``on_run(model, seed, done, total)`` is called before each run (one after another) or
+    as each ends (in parallel).
     """
     per_model = {m: list(seeds[m] if isinstance(seeds, Mapping) else seeds) for m in models}
     pairs = [(m, s) for m in models for s in per_model[m]]
-    records: list[RunRecord] = []
     total = len(pairs)
     cfgs = {(m, s): run_config(m, s, configs, overrides) for m, s in pairs}  # fail fast on a bad config
     fingerprint = read_dataset(data_dir).fingerprint() if ledger is not None else ""
-    for i, (model, seed) in enumerate(pairs):
+    plain = {p: plain_config(cfg) for p, cfg in cfgs.items()}
+    found = {p: lookup(ledger, p[0], plain[p], fingerprint) if ledger is not None else None for p in pairs}
+    where = {out / "runs" / m / f"seed{s}": (m, s) for m, s in pairs if found[m, s] is None}
+    done: list[Path] = []
+
+    def started(run_dir: Path) -> None:
         if on_run is not None:
-            on_run(model, seed, i, total)
-        run_dir = out / "runs" / model / f"seed{seed}"
-        plain = plain_config(cfgs[model, seed])
-        entry = lookup(ledger, model, plain, fingerprint) if ledger is not None else None
-        if entry is None:
-            ensure_run(data_dir, run_dir, cfgs[model, seed], graph_cache=out / "graphs")
-            entry = run_entry(model, seed, run_dir, plain, fingerprint)
-            if ledger is not None:
-                record(ledger, entry)
-        records.append(_record(entry))
-    return records
+            on_run(*where[run_dir], pairs.index(where[run_dir]), total)
+
+    def ended(run_dir: Path) -> None:
+        m, s = where[run_dir]
+        found[m, s] = entry = run_entry(m, s, run_dir, plain[m, s], fingerprint)
+        if ledger is not None:
+            record(ledger, entry)
+        done.append(run_dir)
+        if on_run is not None and workers > 1:
+            on_run(m, s, total - len(where) + len(done), total)
+
+    train_runs(data_dir, {d: cfgs[p] for d, p in where.items()}, out / "graphs", workers,
+               started if workers <= 1 else None, ended)
+    return [_record(e) for p in pairs if (e := found[p]) is not None]
 
 
 def _is_number(value: object) -> bool:
@@ -269,13 +306,13 @@ def margins(summary: dict[str, Any], ours: Sequence[str], proto: str = "cold",
 
 def compare(data_dir: Path, models: Sequence[str], seeds: Sequence[int] | Mapping[str, Sequence[int]], out: Path,
             configs: Path | None = None, overrides: Sequence[str] = (),
-            on_run: Callable[[str, int, int, int], None] | None = None, ledger: Path | None = None
-            ) -> dict[str, Any]:
-    """Run :func:`run_all` (with ``ledger``, see there), then write ``OUT/compare.json`` and ``OUT/compare.md``;
-    return the JSON document."""
+            on_run: Callable[[str, int, int, int], None] | None = None, ledger: Path | None = None,
+            workers: int = 1) -> dict[str, Any]:
+    """Run :func:`run_all` (with ``ledger`` and ``workers``, see there), then write ``OUT/compare.json`` and
+    ``OUT/compare.md``; return the JSON document."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    records = run_all(Path(data_dir), models, seeds, out, configs, overrides, on_run, ledger)
+    records = run_all(Path(data_dir), models, seeds, out, configs, overrides, on_run, ledger, workers)
     results = summarise(records)
     seed_doc = {m: list(v) for m, v in seeds.items()} if isinstance(seeds, Mapping) else list(seeds)
     doc: dict[str, Any] = {"data": str(Path(data_dir).resolve()), "models": list(models), "seeds": seed_doc,

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hhfan.compare import ensure_run, read_train_log, run_config, run_entry
+from hhfan.compare import read_train_log, run_config, run_entry, train_runs
 from hhfan.data.atomic import atomic_file
 from hhfan.data.dataset import Dataset, DatasetError
 from hhfan.data.io import read_dataset
@@ -367,34 +367,32 @@ def run_cells(s: Setting, cells: Sequence[Cell], progress: Progress | None = Non
 
 def _train(s: Setting, todo: Mapping[Path, tuple[Cell, RunConfig]], progress: Progress | None, what: str,
            total: int, finished: Callable[[Path], None]) -> dict[Path, bool]:
-    """Train (or finish) the run of every ``todo`` directory, in ``s.workers`` processes, calling ``finished``
-    on each as it ends; return for each whether this call trained anything in it (a finished run is reused)."""
+    """Train (or finish) the run of every ``todo`` directory, in ``s.workers`` processes
+    (:func:`hhfan.compare.train_runs`), calling ``finished`` on each as it ends; return for each whether this
+    call trained anything in it (a finished run is only reused)."""
     before = {d: _wall(d) if (d / "metrics.json").exists() else None for d in todo}
-    cache = s.out / "graphs"  # cells of one split share its graph
-    done = total - len(todo)
+    start = total - len(todo)
+    order = list(todo)
+    ended: list[Path] = []
 
-    def name(cell: Cell) -> str:
+    def name(d: Path) -> str:
+        cell = todo[d][0]
         return f"{cell.model} rate {cell.rate:g} {cell.label or 'base'} seed {cell.seed}"
 
-    if s.workers <= 1 or len(todo) <= 1:
-        for i, (d, (cell, cfg)) in enumerate(todo.items()):
-            if progress is not None:
-                progress(f"{what}: {name(cell)}", done + i, total)
-            ensure_run(s.data, d, cfg, graph_cache=cache)
-            finished(d)
-    else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
+    def started(d: Path) -> None:
         if progress is not None:
-            progress(f"{what}: {len(todo)} runs, {s.workers} at a time", done, total)
-        with ProcessPoolExecutor(s.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(ensure_run, s.data, d, cfg, cache): d for d, (_, cfg) in todo.items()}
-            for i, fut in enumerate(as_completed(futures)):
-                fut.result()  # a failed run fails the experiment, with its own message
-                finished(futures[fut])
-                if progress is not None:
-                    progress(f"{what}: finished {name(todo[futures[fut]][0])}", done + i + 1, total)
+            progress(f"{what}: {name(d)}", start + order.index(d), total)
+
+    def done(d: Path) -> None:
+        finished(d)
+        ended.append(d)
+        if progress is not None and s.workers > 1:
+            progress(f"{what}: finished {name(d)}", start + len(ended), total)
+
+    if progress is not None and s.workers > 1 and len(todo) > 1:
+        progress(f"{what}: {len(todo)} runs, {s.workers} at a time", start, total)
+    train_runs(s.data, {d: cfg for d, (_, cfg) in todo.items()}, s.out / "graphs",  # one split: one graph
+               s.workers, started if s.workers <= 1 else None, done)
     return {d: before[d] is None or _wall(d) != before[d] for d in todo}
 
 
