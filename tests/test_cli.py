@@ -296,3 +296,16 @@ def test_a_bad_option_value_is_one_usage_line_with_exit_2(tmp_path: Path) -> Non
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("usage error: Invalid value for '--users'"), res.stderr
     assert lines[0].endswith("see hhfan data synth --help") or "--help" in lines[0]
+
+
+def test_python_dash_m_hhfan_with_worker_processes(tmp_path: Path) -> None:
+    # the parallel path in a real process, as a user runs it: spawned workers, one command's output
+    world = write_dataset(generate(SynthConfig(num_users=40, num_videos=50, mean_interactions=8, seed=4)),
+                          tmp_path / "world")
+    cmd = [sys.executable, "-m", "hhfan", "compare", "--data", str(world), "--models", "pop,bprmf", "--seeds", "1",
+           "--out", str(tmp_path / "out"), "--workers", "2", "--set", "train.epochs=1", "--set",
+           "train.num_threads=1", "--set", "graph.codewords=4", "--set", "sampler.num_collect=20"]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert json.loads((tmp_path / "out" / "compare.json").read_text())["models"] == ["pop", "bprmf"]
+    assert res.stdout.count("done: ") == 1  # one command, not one per worker

@@ -1,3 +1,6 @@
+"""``python -m hhfan``: the command-line interface (:mod:`hhfan.cli`)."""
+
 from hhfan.cli import main
 
-main()
+if __name__ == "__main__":
+    main()
