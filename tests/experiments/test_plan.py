@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from hhfan.cli import app
 from hhfan.experiments import ablation, case_study, sensitivity, tables, topk
-from hhfan.experiments.plan import describe, fingerprint, plan, summarise
+from hhfan.experiments.plan import describe, fingerprint, known_seconds, plan, summarise
 from tests.experiments.conftest import RATES, SMALL_GRID, Done, tiny_setting
 
 
@@ -78,3 +78,19 @@ def test_cli_plan_prints_the_table_and_writes_nothing(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["experiment", "tables", "--quick", "--out", str(out), "--plan"])
     assert res.exit_code == 1 and "was not written by hhfan experiment" in res.output
     assert json.dumps(sorted(p.name for p in out.iterdir())) == '["x"]'
+
+
+def test_a_cell_is_priced_at_runs_of_its_own_setting_first(tmp_path: Path) -> None:
+    from hhfan.experiments.common import Cell, run_cells
+
+    ledger = tmp_path / "ledger"
+    s = tiny_setting(tmp_path / "a", ledger=ledger)
+    base, big = Cell("hhfan", 0, 0.8), Cell("hhfan", 0, 0.8, "dim=24", ("model.dim=24",))
+    walls = {r.cell.label: r.seconds for r in run_cells(s, [base, big])}
+    later = [Cell("hhfan", 1, 0.8), Cell("hhfan", 1, 0.8, "dim=24", ("model.dim=24",)),
+             Cell("hhfan", 1, 0.8, "dim=16", ("model.dim=16",))]
+    plans = plan(s, later, fingerprint(s))
+    assert [p.status for p in plans] == ["train"] * 3
+    assert plans[0].estimate_s == pytest.approx(walls[""]) and plans[1].estimate_s == pytest.approx(walls["dim=24"])
+    assert plans[2].estimate_s == pytest.approx((walls[""] + walls["dim=24"]) / 2)  # no run of d 16: the rate's
+    assert len(known_seconds(s, fingerprint(s))["hhfan", "*"]) == 2  # each run once (in OUT and in the ledger)

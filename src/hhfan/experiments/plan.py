@@ -13,9 +13,10 @@ status, decided exactly as :func:`hhfan.experiments.common.run_cells` decides it
 
 Cells to resume or train get an estimate of their training wall seconds: the median over the same model's
 finished runs on the same data that ``OUT`` and the ledger hold (run directories' ``wall.json``; ledger entries
-of the same dataset fingerprint, those of the same split kind and training rate if there are any), or None
-("unknown") when there is none. The estimate is what those runs took on the machines that trained them. A plan
-writes nothing.
+of the same dataset fingerprint): those of the very same setting on other seeds if there are any, else those of
+the same split kind and training rate, else all of them; None ("unknown") when there is none. So a cell whose
+change alters the cost (a larger d) is priced at the model's usual run until one run of its setting exists.
+The estimate is what those runs took on the machines that trained them. A plan writes nothing.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from typing import Any
 import numpy as np
 
 from hhfan.experiments.common import Cell, Setting, cell_config, run_dir_of
-from hhfan.ledger import entries, lookup, plain_config
+from hhfan.ledger import entries, lookup, plain_config, run_key
+from hhfan.runner import read_config
 
 STATUSES: tuple[str, ...] = ("finished", "ledger", "resume", "train", "shared")
 """The statuses of a planned cell, in the order a plan lists them."""
@@ -64,24 +66,41 @@ def fingerprint(s: Setting) -> str:
     return read_dataset(s.data).fingerprint()
 
 
+SEEDS = (("split", "seed"), ("graph", "seed"), ("sampler", "seed"), ("train", "seed"), ("eval", "seed"))
+"""The seed fields of a plain config: runs that differ only in these cost alike."""
+
+
+def _setting_key(config: Mapping[str, Any]) -> str:
+    """A plain config without its seeds, as a string (the key of runs of the same setting)."""
+    doc = {k: dict(v) if isinstance(v, Mapping) else v for k, v in config.items()}
+    for section, name in SEEDS:
+        if isinstance(doc.get(section), dict):
+            doc[section].pop(name, None)
+    return json.dumps(doc, sort_keys=True)
+
+
 def known_seconds(s: Setting, fingerprint: str) -> dict[tuple[str, str], list[float]]:
-    """Wall seconds of finished runs on this data, keyed ``(model, split)``; ``split`` is ``"<kind> <rate>"``
-    (the experiments' own runs: ``"random <R>"``) or ``"*"`` (every split of that model)."""
+    """Wall seconds of finished runs on this data, keyed ``(model, key)``: ``key`` is the run's config without
+    its seeds (:func:`_setting_key`), ``"<split kind> <rate>"`` or ``"*"`` (every run of that model)."""
     out: dict[tuple[str, str], list[float]] = {}
 
-    def add(model: str, split: str, seconds: float) -> None:
-        for key in ((model, split), (model, "*")):
-            out.setdefault(key, []).append(seconds)
+    def add(model: str, config: Mapping[str, Any], seconds: float) -> None:
+        sp = config.get("split", {})
+        for key in (_setting_key(config), f"{sp.get('kind')} {float(sp.get('training_rate', 0)):g}", "*"):
+            out.setdefault((model, key), []).append(seconds)
 
+    runs: dict[str, tuple[str, dict[str, Any], float]] = {}  # one per run: OUT's and the ledger's may be one
     for wall in sorted((s.out / "runs").glob("*/rate*/*/seed*/wall.json")):
-        if (wall.parent / "metrics.json").exists():
-            rate = wall.parents[2].name.removeprefix("rate")
-            add(wall.parents[3].name, f"random {float(rate):g}", float(json.loads(wall.read_text())["wall_seconds"]))
+        if (wall.parent / "metrics.json").exists() and (wall.parent / "config.yaml").exists():
+            cfg = read_config(wall.parent)[0]
+            pc = plain_config(cfg)
+            runs[run_key(pc, fingerprint)] = (cfg.model_name, pc, float(json.loads(wall.read_text())["wall_seconds"]))
     if s.ledger is not None and s.ledger.is_dir():
         for e in entries(s.ledger):
             if e.fingerprint == fingerprint:
-                sp = e.config.get("split", {})
-                add(e.model, f"{sp.get('kind')} {float(sp.get('training_rate', 0)):g}", e.wall_seconds)
+                runs.setdefault(run_key(e.config, fingerprint), (e.model, e.config, e.wall_seconds))
+    for model, config, seconds in runs.values():
+        add(model, config, seconds)
     return out
 
 
@@ -108,8 +127,8 @@ def plan(s: Setting, cells: Sequence[Cell], fingerprint: str, need_runs: bool = 
                 and lookup(s.ledger, cell.model, plain_config(cfg), fingerprint) is not None):
             out.append(CellPlan(cell, run_dir, "ledger", 0.0))
             continue
-        split = f"{cfg.split.kind} {cfg.split.training_rate:g}"
-        secs = known.get((cell.model, split)) or known.get((cell.model, "*"))
+        keys = (_setting_key(plain_config(cfg)), f"{cfg.split.kind} {cfg.split.training_rate:g}", "*")
+        secs = next((known[cell.model, k] for k in keys if (cell.model, k) in known), None)
         out.append(CellPlan(cell, run_dir, "resume" if run_dir.exists() else "train",
                             float(np.median(secs)) if secs else None))
     return out
