@@ -336,17 +336,18 @@ def run_cells(s: Setting, cells: Sequence[Cell], progress: Progress | None = Non
     plain = [plain_config(cfg) if s.ledger is not None else {} for cfg in cfgs]
     entries: list[LedgerEntry | None] = []
     todo: dict[Path, tuple[Cell, RunConfig]] = {}
+    plain_of: dict[Path, dict[str, Any]] = {}
     for cell, cfg, run_dir, pc in zip(cells, cfgs, dirs, plain, strict=True):
         on_disk = (run_dir / "metrics.json").exists()
         entry = lookup(s.ledger, cell.model, pc, fp) if s.ledger is not None and not on_disk else None
         entries.append(entry if not need_runs else None)
         if entries[-1] is None:
             todo.setdefault(run_dir, (cell, cfg))
+            plain_of.setdefault(run_dir, pc)
 
     def ended(d: Path) -> None:  # recorded at once: a session cut short keeps every run it finished
         if s.ledger is not None:
-            cell, cfg = todo[d]
-            record(s.ledger, run_entry(cell.model, cell.seed, d, plain_config(cfg), fp))
+            record(s.ledger, run_entry(todo[d][0].model, todo[d][0].seed, d, plain_of[d], fp))
 
     trained = _train(s, todo, progress, what, len(cells), ended)
     out: list[CellResult] = []

@@ -123,11 +123,11 @@ def plan(s: Setting, cells: Sequence[Cell], fingerprint: str, need_runs: bool = 
         if (run_dir / "metrics.json").exists():
             out.append(CellPlan(cell, run_dir, "finished", 0.0))
             continue
-        if (s.ledger is not None and not need_runs
-                and lookup(s.ledger, cell.model, plain_config(cfg), fingerprint) is not None):
+        pc = plain_config(cfg)
+        if s.ledger is not None and not need_runs and lookup(s.ledger, cell.model, pc, fingerprint) is not None:
             out.append(CellPlan(cell, run_dir, "ledger", 0.0))
             continue
-        keys = (_setting_key(plain_config(cfg)), f"{cfg.split.kind} {cfg.split.training_rate:g}", "*")
+        keys = (_setting_key(pc), f"{cfg.split.kind} {cfg.split.training_rate:g}", "*")
         secs = next((known[cell.model, k] for k in keys if (cell.model, k) in known), None)
         out.append(CellPlan(cell, run_dir, "resume" if run_dir.exists() else "train",
                             float(np.median(secs)) if secs else None))
